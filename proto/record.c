@@ -311,6 +311,7 @@ int tr_record_decode(const void *buf, size_t len, tr_record *rec)
 	TRY(decode_header(rec, hp, hlen));
 	rec->header = hp;
 	rec->header_len = hlen;
+	crypto_generichash(rec->id, TR_ID_BYTES, hp, hlen, NULL, 0);
 	TRY(tr_mpr_bin_exact(&r, rec->sig, TR_SIG_BYTES));
 
 	TRY(tr_mpr_array(&r, &n, TR_MAX_FIELDS));

@@ -101,12 +101,13 @@ int tr_record_seal(tr_record *rec, const tr_key *key, tr_mpw *out);
 
 /* Decodes an envelope strictly: canonical msgpack, known version, caps, sorted unique
  * refs, fields, private names and disclosures, every disclosure naming a field in the
- * header. Does not check the signature or digests. rec borrows buf.
+ * header. Sets rec->id (the hash of the header bytes). Does not check the signature or
+ * digests. rec borrows buf.
  * 0, TR_EFORMAT, TR_ECANON, TR_ETOOBIG, TR_EVERSION. */
 int tr_record_decode(const void *buf, size_t len, tr_record *rec);
 
 /* Verifies a decoded record: id from the exact header bytes, the author's signature,
- * and every disclosed field against its digest. Sets rec->id.
+ * and every disclosed field against its digest. Recomputes rec->id.
  * 0, TR_ESIG, TR_EDIGEST. */
 int tr_record_verify(tr_record *rec) __attribute__((warn_unused_result));
 

@@ -1,0 +1,983 @@
+/* store.c: the node's LMDB store. Owns the env; maps LMDB's errors where they enter;
+ * grows the map when it is full. Must never: use data from a transaction after it
+ * ended, open a file that is not a trestle store read-write, print, or exit. */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "error.h"
+#include "kind.h"
+#include "banned.h"
+
+#define STORE_MAGIC "trestle-store"
+#define INITIAL_MAP (64ull << 20)
+#define REC_PREFIX 5 /* 1 byte flags (0), 4 bytes source, big-endian */
+
+enum {
+	DB_META,
+	DB_REC,
+	DB_ID,
+	DB_KIND,
+	DB_AUTHOR,
+	DB_REF,
+	DB_PRODUCT,
+	DB_PARTNERS,
+	DB_POLICIES,
+	DB_AUDIT,
+	DB_COUNT
+};
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} db_def[DB_COUNT] = {
+    [DB_META] = {"meta", 0},
+    [DB_REC] = {"rec", 0},
+    [DB_ID] = {"id", 0},
+    [DB_KIND] = {"by_kind", MDB_DUPSORT | MDB_DUPFIXED},
+    [DB_AUTHOR] = {"by_author", MDB_DUPSORT | MDB_DUPFIXED},
+    [DB_REF] = {"by_ref", MDB_DUPSORT | MDB_DUPFIXED},
+    [DB_PRODUCT] = {"by_product", MDB_DUPSORT | MDB_DUPFIXED},
+    [DB_PARTNERS] = {"partners", 0},
+    [DB_POLICIES] = {"policies", 0},
+    [DB_AUDIT] = {"audit", 0},
+};
+
+struct tr_store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char path[4096];
+	char detail[4096 + 512];
+};
+
+struct tr_txn {
+	tr_store *s;
+	MDB_txn *txn;
+	uint64_t next_pos; /* 0 until first needed */
+	uint64_t next_seq;
+	tr_record scratch_rec;
+};
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* LMDB codes become trestle's where they enter. */
+static int map_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return TR_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return TR_EEXIST;
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+		return TR_ESTORE;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_PANIC:
+	case MDB_BAD_TXN:
+		return TR_ECORRUPT;
+	case MDB_READERS_FULL:
+		return TR_EBUSY;
+	case MDB_MAP_FULL: /* only if growing failed */
+		return ENOSPC;
+	}
+	if (rc > 0)
+		return rc; /* errno: ENOSPC, EIO, EACCES, ... */
+	if (rc >= TR_ERR_FIRST && rc <= TR_ERR_LAST)
+		return rc;
+	return TR_ECORRUPT;
+}
+
+__attribute__((format(printf, 2, 3))) static void detail(tr_store *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	va_end(ap);
+}
+
+const char *tr_store_detail(const tr_store *s)
+{
+	return s ? s->detail : "";
+}
+
+/* A store file shorter than the pages LMDB says are in use would fault when read. */
+static int check_file_size(tr_store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fs;
+	char file[4200];
+	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+		return TR_ECORRUPT;
+	snprintf(file, sizeof(file), "%s/data.mdb", s->path);
+	if (stat(file, &fs) != 0)
+		return errno;
+	if ((uint64_t)fs.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+		detail(s, "%s/data.mdb is shorter than its own index says: the file was truncated",
+		       s->path);
+		return TR_ECORRUPT;
+	}
+	return 0;
+}
+
+static int open_dbs(tr_store *s, MDB_txn *txn, int create)
+{
+	for (int i = 0; i < DB_COUNT; i++) {
+		int rc = mdb_dbi_open(txn, db_def[i].name,
+		                      db_def[i].flags | (create ? MDB_CREATE : 0), &s->dbi[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int meta_get(tr_store *s, MDB_txn *txn, const char *key, MDB_val *v)
+{
+	MDB_val k = {strlen(key), (void *)key};
+	return mdb_get(txn, s->dbi[DB_META], &k, v);
+}
+
+static int meta_put(tr_store *s, MDB_txn *txn, const char *key, const void *val, size_t n)
+{
+	MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)val};
+	return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+/* Checks a store is ours before anything writes to it: the unnamed database of a
+ * trestle store holds exactly our sub-database names, and meta says who and which
+ * version. */
+static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
+{
+	MDB_dbi main_db;
+	MDB_val k = {4, "meta"}, v;
+	int rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+	if (rc)
+		return rc;
+	rc = mdb_get(txn, main_db, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		detail(s,
+		       "%s holds an LMDB database that is not a trestle store; it was not changed",
+		       s->path);
+		return TR_ESTORE;
+	}
+	if (rc)
+		return rc;
+	rc = open_dbs(s, txn, 0);
+	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+		detail(s, "%s is not a complete trestle store; it was not changed", s->path);
+		return TR_ESTORE;
+	}
+	if (rc)
+		return rc;
+	if (meta_get(s, txn, "magic", &v) || v.mv_size != strlen(STORE_MAGIC) ||
+	    memcmp(v.mv_data, STORE_MAGIC, v.mv_size) != 0) {
+		detail(s, "%s is not a trestle store; it was not changed", s->path);
+		return TR_ESTORE;
+	}
+	if (meta_get(s, txn, "schema", &v) || v.mv_size != 8) {
+		detail(s, "%s has no schema version; it was not changed", s->path);
+		return TR_ESTORE;
+	}
+	uint64_t schema = get_be64(v.mv_data);
+	if (schema != TR_STORE_SCHEMA) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%" PRIu64, schema);
+		snprintf(s->detail, sizeof(s->detail),
+		         "%s has store schema version %s; this trestle reads version %d (upgrade "
+		         "trestle, or use the trestle that wrote it)",
+		         s->path, buf, TR_STORE_SCHEMA);
+		return TR_ESTORE;
+	}
+	if (node) {
+		if (meta_get(s, txn, "node", &v) || v.mv_size != TR_PK_BYTES)
+			return TR_ESTORE;
+		if (memcmp(v.mv_data, node, TR_PK_BYTES) != 0) {
+			detail(s, "%s belongs to another node key than this node's key file",
+			       s->path);
+			return TR_EKEY;
+		}
+	}
+	return 0;
+}
+
+static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
+{
+	MDB_stat st;
+	MDB_dbi main_db;
+	int rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+	if (!rc)
+		rc = mdb_stat(txn, main_db, &st);
+	if (rc)
+		return rc;
+	if (st.ms_entries != 0) {
+		detail(s, "%s already holds a database; it was not changed", s->path);
+		return TR_EEXIST;
+	}
+	uint8_t schema[8], seq[8];
+	put_be64(schema, TR_STORE_SCHEMA);
+	put_be64(seq, 0);
+	rc = open_dbs(s, txn, 1);
+	if (!rc)
+		rc = meta_put(s, txn, "magic", STORE_MAGIC, strlen(STORE_MAGIC));
+	if (!rc)
+		rc = meta_put(s, txn, "schema", schema, 8);
+	if (!rc)
+		rc = meta_put(s, txn, "node", node, TR_PK_BYTES);
+	if (!rc)
+		rc = meta_put(s, txn, "seq", seq, 8);
+	return rc;
+}
+
+int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], tr_store **out)
+{
+	int rc;
+	MDB_txn *txn = NULL;
+	struct stat st;
+	tr_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	*out = s; /* so the caller can read the detail even on failure */
+	snprintf(s->path, sizeof(s->path), "%s", dir);
+	char file[4200];
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	int exists = stat(file, &st) == 0;
+	if (!(flags & TR_STORE_CREATE) && !exists) {
+		detail(s, "no store at %s (run `trestle init` first)", dir);
+		return TR_ENOTFOUND;
+	}
+	if ((flags & TR_STORE_CREATE) && exists && st.st_size > 0) {
+		detail(s, "%s already holds a store", dir);
+		return TR_EEXIST;
+	}
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto fail;
+	mdb_env_set_maxdbs(s->env, DB_COUNT + 2);
+	mdb_env_set_maxreaders(s->env, 126);
+	uint64_t map = INITIAL_MAP;
+	const char *m = getenv("TRESTLE_INITIAL_MAP"); /* tests: exercise map growth */
+	if (m && strtoull(m, NULL, 10) >= 65536)
+		map = strtoull(m, NULL, 10);
+	mdb_env_set_mapsize(s->env, map);
+	unsigned envflags = MDB_NOTLS | ((flags & TR_STORE_RDONLY) ? MDB_RDONLY : 0);
+	rc = mdb_env_open(s->env, dir, envflags, 0600);
+	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+		detail(s,
+		       "%s/data.mdb is not an LMDB file of this format: not a trestle store, or "
+		       "damaged; it was not changed",
+		       dir);
+		rc = TR_ESTORE;
+		goto fail;
+	}
+	if (rc)
+		goto fail;
+	if (exists && (rc = check_file_size(s)) != 0)
+		goto fail;
+
+	if (flags & TR_STORE_CREATE) {
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+			goto fail;
+		if ((rc = init_new(s, txn, node)) != 0)
+			goto fail;
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc)
+			goto fail;
+	} else {
+		/* a read transaction first: a foreign file is refused before any write */
+		if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+			goto fail;
+		if ((rc = check_identity(s, txn, node)) != 0)
+			goto fail;
+		/* committing (not aborting) keeps the dbi handles opened in it */
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc)
+			goto fail;
+	}
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	rc = map_err(rc);
+	if (!s->detail[0])
+		snprintf(s->detail, sizeof(s->detail), "cannot open the store at %s: %s", dir,
+		         tr_strerror(rc));
+	return rc;
+}
+
+void tr_store_close(tr_store **s)
+{
+	if (!s || !*s)
+		return;
+	if ((*s)->env)
+		mdb_env_close((*s)->env);
+	free(*s);
+	*s = NULL;
+}
+
+static int grow(tr_store *s)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(s->env, &info);
+	if (rc)
+		return rc;
+	size_t next = info.me_mapsize * 2;
+	if (next < info.me_mapsize)
+		return ENOSPC;
+	return mdb_env_set_mapsize(s->env, next);
+}
+
+static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int write)
+{
+	for (;;) {
+		tr_txn t;
+		memset(&t, 0, offsetof(tr_txn, scratch_rec));
+		t.s = s;
+		int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t.txn);
+		if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
+			rc = mdb_env_set_mapsize(s->env, 0);
+			if (rc)
+				return map_err(rc);
+			continue;
+		}
+		if (rc)
+			return map_err(rc);
+		rc = fn(&t, ctx);
+		if (rc == 0 && write)
+			rc = mdb_txn_commit(t.txn);
+		else
+			mdb_txn_abort(t.txn);
+		if (rc == MDB_MAP_FULL && write) {
+			rc = grow(s); /* no transaction is open in this process now */
+			if (rc)
+				return map_err(rc);
+			continue;
+		}
+		return map_err(rc);
+	}
+}
+
+int tr_store_write(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx)
+{
+	s->detail[0] = '\0';
+	return run(s, fn, ctx, 1);
+}
+
+int tr_store_read(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx)
+{
+	return run(s, fn, ctx, 0);
+}
+
+int tr_store_backup(tr_store *s, const char *dir)
+{
+	return map_err(mdb_env_copy2(s->env, dir, MDB_CP_COMPACT));
+}
+
+int tr_store_size(tr_store *s, uint64_t *bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc = mdb_env_info(s->env, &info);
+	if (!rc)
+		rc = mdb_env_stat(s->env, &st);
+	if (rc)
+		return map_err(rc);
+	*bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	return 0;
+}
+
+/* ---- records ---- */
+
+static int next_pos(tr_txn *t, uint64_t *pos)
+{
+	if (!t->next_pos) {
+		MDB_cursor *c;
+		MDB_val k, v;
+		int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_REC], &c);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			t->next_pos = 1;
+		else if (rc)
+			return rc;
+		else if (k.mv_size != 8)
+			return TR_ECORRUPT;
+		else
+			t->next_pos = get_be64(k.mv_data) + 1;
+	}
+	*pos = t->next_pos++;
+	return 0;
+}
+
+static int index_put(tr_txn *t, int db, const void *key, size_t klen, const uint8_t pos[8])
+{
+	MDB_val k = {klen, (void *)key}, v = {8, (void *)pos};
+	if (klen == 0 || klen > 511)
+		return 0; /* LMDB's key limit; such a value is not indexed */
+	return mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NODUPDATA);
+}
+
+int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
+               int *added)
+{
+	MDB_val k = {TR_ID_BYTES, (void *)rec->id}, v;
+	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
+	*added = 0;
+	if (rc == 0)
+		return 0; /* idempotent: the record is already here */
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	uint64_t pos;
+	uint8_t posb[8];
+	if ((rc = next_pos(t, &pos)) != 0)
+		return rc;
+	put_be64(posb, pos);
+
+	MDB_val rk = {8, posb}, rv = {REC_PREFIX + len, NULL};
+	/* MDB_RESERVE: LMDB hands out the space and we write straight into it */
+	rc = mdb_put(t->txn, t->s->dbi[DB_REC], &rk, &rv, MDB_APPEND | MDB_RESERVE);
+	if (rc)
+		return rc;
+	uint8_t *p = rv.mv_data;
+	p[0] = 0;
+	p[1] = (uint8_t)(source >> 24);
+	p[2] = (uint8_t)(source >> 16);
+	p[3] = (uint8_t)(source >> 8);
+	p[4] = (uint8_t)source;
+	memcpy(p + REC_PREFIX, env, len);
+
+	v.mv_size = 8;
+	v.mv_data = posb;
+	if ((rc = mdb_put(t->txn, t->s->dbi[DB_ID], &k, &v, MDB_NOOVERWRITE)) != 0)
+		return rc;
+	if ((rc = index_put(t, DB_KIND, rec->kind.p, rec->kind.n, posb)) != 0)
+		return rc;
+	if ((rc = index_put(t, DB_AUTHOR, rec->author, TR_PK_BYTES, posb)) != 0)
+		return rc;
+	for (size_t i = 0; i < rec->nrefs; i++)
+		if ((rc = index_put(t, DB_REF, rec->refs[i], TR_ID_BYTES, posb)) != 0)
+			return rc;
+	const tr_field *prod = tr_record_field(rec, "product");
+	if (prod && prod->disclosed && prod->value.type == TR_VAL_STR &&
+	    (rc = index_put(t, DB_PRODUCT, prod->value.s.p, prod->value.s.n, posb)) != 0)
+		return rc;
+	*added = 1;
+	return 0;
+}
+
+static int rec_at(tr_txn *t, const uint8_t posb[8], const uint8_t **env, size_t *len,
+                  uint32_t *source)
+{
+	MDB_val k = {8, (void *)posb}, v;
+	int rc = mdb_get(t->txn, t->s->dbi[DB_REC], &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size < REC_PREFIX)
+		return TR_ECORRUPT;
+	const uint8_t *p = v.mv_data;
+	if (source)
+		*source = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	*env = p + REC_PREFIX;
+	*len = v.mv_size - REC_PREFIX;
+	return 0;
+}
+
+int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, size_t *len,
+               uint64_t *pos)
+{
+	MDB_val k = {TR_ID_BYTES, (void *)id}, v;
+	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
+	if (rc)
+		return map_err(rc);
+	if (v.mv_size != 8)
+		return TR_ECORRUPT;
+	if (pos)
+		*pos = get_be64(v.mv_data);
+	rc = rec_at(t, v.mv_data, env, len, NULL);
+	return rc == MDB_NOTFOUND ? TR_ECORRUPT : map_err(rc);
+}
+
+int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES])
+{
+	size_t n = strlen(prefix);
+	uint8_t lo[TR_ID_BYTES] = {0};
+	if (n < 4 || n > 2 * TR_ID_BYTES)
+		return TR_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = prefix[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
+		if (d < 0)
+			return TR_EINVAL;
+		lo[i / 2] |= (uint8_t)(i % 2 ? d : d << 4);
+	}
+	MDB_cursor *c;
+	MDB_val k = {TR_ID_BYTES, lo}, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_ID], &c);
+	if (rc)
+		return map_err(rc);
+	int found = 0;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && found < 2) {
+		char hex[TR_ID_HEX_SIZE];
+		if (k.mv_size != TR_ID_BYTES) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		tr_id_hex(k.mv_data, hex);
+		if (strncasecmp(hex, prefix, n) != 0)
+			break;
+		if (!found)
+			memcpy(id, k.mv_data, TR_ID_BYTES);
+		found++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	return found == 0 ? TR_ENOTFOUND : found > 1 ? TR_EAMBIG : 0;
+}
+
+static int load_seq(tr_txn *t)
+{
+	MDB_val v;
+	int rc = meta_get(t->s, t->txn, "seq", &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return TR_ECORRUPT;
+	t->next_seq = get_be64(v.mv_data) + 1;
+	return 0;
+}
+
+/* References must exist here, be of a kind the record's kind may point at, and a
+ * retraction may only withdraw its author's own record. */
+static int check_refs(tr_txn *t, const tr_record *rec, const tr_key *key, char *why, size_t whylen)
+{
+	const tr_kind_spec *k = tr_kind_find(rec->kind.p, rec->kind.n);
+	for (size_t i = 0; i < rec->nrefs; i++) {
+		const uint8_t *env;
+		size_t len;
+		char hex[TR_ID_HEX_SIZE];
+		tr_id_hex(rec->refs[i], hex);
+		int rc = tr_txn_get(t, rec->refs[i], &env, &len, NULL);
+		if (rc == TR_ENOTFOUND) {
+			snprintf(why, whylen, "referenced record %.16s... is not in this store",
+			         hex);
+			return TR_EREF;
+		}
+		if (rc)
+			return rc;
+		tr_record *target = &t->scratch_rec;
+		if (tr_record_decode(env, len, target) != 0)
+			return TR_ECORRUPT;
+		if (!tr_kind_ref_allowed(k, target->kind)) {
+			snprintf(why, whylen, "a %s cannot refer to a %.*s (record %.16s...)",
+			         k->name, (int)target->kind.n, target->kind.p, hex);
+			return TR_EREF;
+		}
+		if (tr_str_eq(rec->kind, "retraction") &&
+		    memcmp(target->author, tr_key_public(key), TR_PK_BYTES) != 0) {
+			snprintf(why, whylen,
+			         "a node can only retract its own records; %.16s... was "
+			         "written by another node",
+			         hex);
+			return TR_EREF;
+		}
+	}
+	return 0;
+}
+
+int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms, tr_mpw *scratch,
+                  char *why, size_t whylen)
+{
+	int rc = tr_kind_validate(rec, why, whylen);
+	if (rc)
+		return rc;
+	if ((rc = check_refs(t, rec, key, why, whylen)) != 0)
+		return rc;
+	if (!t->next_seq && (rc = load_seq(t)) != 0)
+		return rc;
+	rec->seq = t->next_seq;
+	rec->created_ms = now_ms;
+	if ((rc = tr_record_seal(rec, key, scratch)) != 0)
+		return rc;
+	uint8_t seqb[8];
+	put_be64(seqb, rec->seq);
+	if ((rc = meta_put(t->s, t->txn, "seq", seqb, 8)) != 0)
+		return rc;
+	t->next_seq++;
+	int added;
+	/* rec's header pointers are unset after sealing; the index needs only rec's fields */
+	return tr_txn_add(t, tr_mpw_data(scratch), tr_mpw_size(scratch), rec, TR_SOURCE_LOCAL,
+	                  &added);
+}
+
+/* ---- queries ---- */
+
+static int contains_ci(tr_str hay, const char *needle, size_t nn)
+{
+	if (nn == 0)
+		return 1;
+	for (size_t i = 0; i + nn <= hay.n; i++)
+		if (strncasecmp(hay.p + i, needle, nn) == 0)
+			return 1;
+	return 0;
+}
+
+static int matches(const tr_query *q, const tr_record *r)
+{
+	if (q->kind && !tr_str_eq(r->kind, q->kind))
+		return 0;
+	if (q->author && memcmp(r->author, q->author, TR_PK_BYTES) != 0)
+		return 0;
+	if (q->since_ms && r->created_ms < q->since_ms)
+		return 0;
+	if (q->until_ms && r->created_ms >= q->until_ms)
+		return 0;
+	if (q->ref) {
+		int hit = 0;
+		for (size_t i = 0; i < r->nrefs; i++)
+			hit |= memcmp(r->refs[i], q->ref, TR_ID_BYTES) == 0;
+		if (!hit)
+			return 0;
+	}
+	if (q->product) {
+		const tr_field *f = tr_record_field(r, "product");
+		if (!f || !f->disclosed || f->value.type != TR_VAL_STR ||
+		    !tr_str_eq(f->value.s, q->product))
+			return 0;
+	}
+	if (q->text) {
+		size_t nn = strlen(q->text);
+		int hit = 0;
+		for (size_t i = 0; i < r->nfields && !hit; i++)
+			if (r->fields[i].disclosed && r->fields[i].value.type == TR_VAL_STR)
+				hit = contains_ci(r->fields[i].value.s, q->text, nn);
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+static int visit(tr_txn *t, const tr_query *q, const uint8_t posb[8], uint64_t *count,
+                 int (*cb)(void *ctx, const tr_hit *h), void *ctx)
+{
+	tr_hit h;
+	int rc = rec_at(t, posb, &h.env, &h.len, &h.source);
+	if (rc)
+		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc;
+	h.pos = get_be64(posb);
+	h.rec = &t->scratch_rec;
+	if (tr_record_decode(h.env, h.len, h.rec) != 0)
+		return TR_ECORRUPT;
+	if (!matches(q, h.rec))
+		return 0;
+	(*count)++;
+	return cb(ctx, &h);
+}
+
+int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit *h), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t after[8];
+	uint64_t count = 0;
+	int db = DB_REC;
+	put_be64(after, q->after_pos);
+	/* the narrowest index the query allows; every index lists positions in order */
+	if (q->ref) {
+		db = DB_REF;
+		k = (MDB_val){TR_ID_BYTES, (void *)q->ref};
+	} else if (q->author) {
+		db = DB_AUTHOR;
+		k = (MDB_val){TR_PK_BYTES, (void *)q->author};
+	} else if (q->product) {
+		db = DB_PRODUCT;
+		k = (MDB_val){strlen(q->product), (void *)q->product};
+	} else if (q->kind) {
+		db = DB_KIND;
+		k = (MDB_val){strlen(q->kind), (void *)q->kind};
+	}
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+	if (rc)
+		return map_err(rc);
+	if (db == DB_REC) {
+		uint8_t first[8];
+		put_be64(first, q->after_pos + 1);
+		k = (MDB_val){8, first};
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0) {
+			if (k.mv_size != 8) {
+				rc = TR_ECORRUPT;
+				break;
+			}
+			rc = visit(t, q, k.mv_data, &count, cb, ctx);
+			if (rc || (q->limit && count >= q->limit))
+				break;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+	} else if (k.mv_size > 0 && k.mv_size <= 511) {
+		uint8_t first[8];
+		put_be64(first, q->after_pos + 1);
+		v = (MDB_val){8, first};
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		while (rc == 0) {
+			if (v.mv_size != 8) {
+				rc = TR_ECORRUPT;
+				break;
+			}
+			uint8_t posb[8];
+			memcpy(posb, v.mv_data, 8);
+			rc = visit(t, q, posb, &count, cb, ctx);
+			if (rc || (q->limit && count >= q->limit))
+				break;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+		}
+	} else {
+		rc = MDB_NOTFOUND;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int tr_txn_count(tr_txn *t, uint64_t *records)
+{
+	MDB_stat st;
+	int rc = mdb_stat(t->txn, t->s->dbi[DB_REC], &st);
+	if (rc)
+		return map_err(rc);
+	*records = st.ms_entries;
+	return 0;
+}
+
+/* ---- audit ---- */
+
+int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *detail_)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t seq = 1;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == 0 && k.mv_size == 8)
+		seq = get_be64(k.mv_data) + 1;
+	else if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	tr_mpw w;
+	tr_mpw_init(&w);
+	tr_mpw_array(&w, 3);
+	tr_mpw_uint(&w, now_ms);
+	tr_mpw_str(&w, action, strlen(action));
+	tr_mpw_str(&w, detail_, strlen(detail_));
+	rc = tr_mpw_error(&w);
+	if (!rc) {
+		uint8_t kb[8];
+		put_be64(kb, seq);
+		k = (MDB_val){8, kb};
+		v = (MDB_val){tr_mpw_size(&w), (void *)tr_mpw_data(&w)};
+		rc = mdb_put(t->txn, t->s->dbi[DB_AUDIT], &k, &v, MDB_APPEND);
+	}
+	tr_mpw_release(&w);
+	return rc;
+}
+
+int tr_txn_audit_scan(tr_txn *t, int (*cb)(void *ctx, const tr_audit_entry *e), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &c);
+	if (rc)
+		return map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		tr_audit_entry e;
+		tr_mpr r;
+		size_t n;
+		tr_mpr_init(&r, v.mv_data, v.mv_size);
+		if (k.mv_size != 8 || tr_mpr_array(&r, &n, 3) || n != 3 ||
+		    tr_mpr_uint(&r, &e.time_ms) || tr_mpr_str(&r, &e.action, 4096) ||
+		    tr_mpr_str(&r, &e.detail, 65536)) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		e.seq = get_be64(k.mv_data);
+		if ((rc = cb(ctx, &e)) != 0)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+/* ---- consistency check ---- */
+
+#define PROBLEM(...)                                                                               \
+	do {                                                                                       \
+		char msg_[300];                                                                    \
+		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                         \
+		cb(ctx, msg_);                                                                     \
+	} while (0)
+
+/* Every entry of an index must point at a record that has that key. */
+static int check_index(tr_txn *t, int db, void (*cb)(void *ctx, const char *problem), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		const uint8_t *env;
+		size_t len;
+		uint8_t posb[8];
+		if (v.mv_size != 8) {
+			PROBLEM("index %s has a malformed entry", db_def[db].name);
+		} else {
+			memcpy(posb, v.mv_data, 8);
+			int r2 = rec_at(t, posb, &env, &len, NULL);
+			tr_record *rec = &t->scratch_rec;
+			if (r2 || tr_record_decode(env, len, rec) != 0) {
+				PROBLEM("index %s points at log position %" PRIu64
+				        " which holds no readable record",
+				        db_def[db].name, get_be64(posb));
+			} else {
+				tr_str key = {k.mv_data, k.mv_size};
+				int ok = 0;
+				if (db == DB_KIND)
+					ok = rec->kind.n == key.n &&
+					     !memcmp(rec->kind.p, key.p, key.n);
+				else if (db == DB_AUTHOR)
+					ok = key.n == TR_PK_BYTES &&
+					     !memcmp(rec->author, key.p, key.n);
+				else if (db == DB_REF)
+					for (size_t i = 0; i < rec->nrefs; i++)
+						ok |= key.n == TR_ID_BYTES &&
+						      !memcmp(rec->refs[i], key.p, key.n);
+				else if (db == DB_PRODUCT) {
+					const tr_field *f = tr_record_field(rec, "product");
+					ok = f && f->disclosed && f->value.type == TR_VAL_STR &&
+					     f->value.s.n == key.n &&
+					     !memcmp(f->value.s.p, key.p, key.n);
+				}
+				if (!ok)
+					PROBLEM("index %s entry for log position %" PRIu64
+					        " does not match the record there",
+					        db_def[db].name, get_be64(posb));
+			}
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int count_entries(tr_txn *t, int db, uint64_t *n)
+{
+	MDB_stat st;
+	int rc = mdb_stat(t->txn, t->s->dbi[db], &st);
+	*n = st.ms_entries;
+	return rc;
+}
+
+int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx,
+                 uint64_t *records)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t n = 0, refs = 0, products = 0;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_REC], &c);
+	if (rc)
+		return map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+		tr_record *rec = &t->scratch_rec;
+		n++;
+		if (k.mv_size != 8 || v.mv_size < REC_PREFIX) {
+			PROBLEM("log entry %" PRIu64 " is malformed", n);
+			goto next;
+		}
+		const uint8_t *env = (const uint8_t *)v.mv_data + REC_PREFIX;
+		size_t len = v.mv_size - REC_PREFIX;
+		int vr = tr_record_open(env, len, rec);
+		if (vr) {
+			PROBLEM("record at log position %" PRIu64 ": %s", pos, tr_strerror(vr));
+			goto next;
+		}
+		refs += rec->nrefs;
+		const tr_field *f = tr_record_field(rec, "product");
+		products += f && f->disclosed && f->value.type == TR_VAL_STR && f->value.s.n > 0 &&
+		            f->value.s.n <= 511;
+		MDB_val ik = {TR_ID_BYTES, rec->id}, iv;
+		int ir = mdb_get(t->txn, t->s->dbi[DB_ID], &ik, &iv);
+		char hex[TR_ID_HEX_SIZE];
+		tr_id_hex(rec->id, hex);
+		if (ir || iv.mv_size != 8 || get_be64(iv.mv_data) != pos)
+			PROBLEM("record %.16s... at log position %" PRIu64
+			        " is missing from the id index",
+			        hex, pos);
+	next:
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	*records = n;
+	uint64_t ids, kinds, authors, nrefs, nproducts;
+	if ((rc = count_entries(t, DB_ID, &ids)) || (rc = count_entries(t, DB_KIND, &kinds)) ||
+	    (rc = count_entries(t, DB_AUTHOR, &authors)) ||
+	    (rc = count_entries(t, DB_REF, &nrefs)) ||
+	    (rc = count_entries(t, DB_PRODUCT, &nproducts)))
+		return map_err(rc);
+	if (ids != n)
+		PROBLEM("the id index has %" PRIu64 " entries for %" PRIu64 " records", ids, n);
+	if (kinds != n)
+		PROBLEM("the kind index has %" PRIu64 " entries for %" PRIu64 " records", kinds, n);
+	if (authors != n)
+		PROBLEM("the author index has %" PRIu64 " entries for %" PRIu64 " records", authors,
+		        n);
+	if (nrefs != refs)
+		PROBLEM("the reference index has %" PRIu64 " entries for %" PRIu64 " references",
+		        nrefs, refs);
+	if (nproducts != products)
+		PROBLEM("the product index has %" PRIu64 " entries for %" PRIu64 " records",
+		        nproducts, products);
+	for (int db = DB_KIND; db <= DB_PRODUCT; db++)
+		if ((rc = check_index(t, db, cb, ctx)) != 0)
+			return map_err(rc);
+	return 0;
+}

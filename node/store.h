@@ -1,0 +1,127 @@
+/* store.h: one node's LMDB store.
+ *
+ * Caveats
+ * - One tr_store per process (LMDB allows one env per file per process). The CLI and
+ *   the daemon open the same store at the same time; LMDB's lock file serialises
+ *   writers and readers never block.
+ * - All reading and writing happens inside tr_store_read/tr_store_write callbacks.
+ *   Pointers handed out inside a callback (record bytes, decoded records) point into
+ *   LMDB's map and are valid only until the callback returns.
+ * - tr_store_write may run its callback more than once: when the map is full it aborts,
+ *   grows the map with no transaction open, and runs the callback again on a fresh
+ *   transaction. A callback must therefore keep its effects inside the transaction
+ *   (or reset them when it starts).
+ * - Nothing here prints or exits. Errors: 0, an errno value (ENOSPC for a full disk),
+ *   or TR_E* (TR_ESTORE, TR_ECORRUPT, TR_ENOTFOUND, ...). LMDB's codes are mapped here.
+ *
+ * Layout (sub-databases): meta, rec (log position -> source + envelope: the append-only
+ * arrival log), id (record id -> log position), by_kind, by_author, by_ref, by_product
+ * (key -> log positions, in arrival order), partners, policies, audit.
+ */
+#ifndef TR_STORE_H
+#define TR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "record.h"
+
+#define TR_STORE_SCHEMA 1
+
+enum {
+	TR_STORE_CREATE = 1, /* create a new store; TR_EEXIST if one is there */
+	TR_STORE_RDONLY = 2
+};
+
+/* Where a stored record came from. */
+enum { TR_SOURCE_LOCAL = 0, TR_SOURCE_IMPORT = 0xffffffffu };
+
+typedef struct tr_store tr_store;
+typedef struct tr_txn tr_txn;
+
+/* Opens (or with TR_STORE_CREATE creates) the store in directory dir. node is the
+ * node's public key: written into a new store, and checked against an existing one
+ * (TR_EKEY if it belongs to another key). A file that is not LMDB, an LMDB file that
+ * is not a trestle store, or another schema version gives TR_ESTORE and is not
+ * modified; a truncated file gives TR_ECORRUPT. *out is the caller's. */
+int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], tr_store **out);
+void tr_store_close(tr_store **s); /* NULL-safe; sets *s = NULL */
+
+/* A sentence about the last open or write failure, for a person ("" if none). */
+const char *tr_store_detail(const tr_store *s);
+
+int tr_store_write(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx);
+int tr_store_read(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx);
+
+/* Hot copy of the whole store (consistent, while others read and write) into the
+ * directory dir, which must exist and hold no store. Compacts free pages away. */
+int tr_store_backup(tr_store *s, const char *dir);
+/* Bytes in use by the store's data file. */
+int tr_store_size(tr_store *s, uint64_t *bytes);
+
+/* ---- inside a transaction ---- */
+
+/* Validates rec (built, not sealed) against its kind and its references against the
+ * store, gives it this node's next sequence number, seals it with key and stores it
+ * with its index entries. rec's borrowed strings need only live until this returns.
+ * scratch is a work buffer the caller keeps across calls. why gets a sentence for a
+ * person on TR_ESCHEMA or TR_EREF. */
+int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms, tr_mpw *scratch,
+                  char *why, size_t whylen);
+
+/* Stores a record that was decoded and verified from env (tr_record_open). Stores it
+ * as given (withheld fields stay withheld). *added is 0 if the id was already there:
+ * adding is idempotent. */
+int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
+               int *added);
+
+/* A stored record by id. env is borrowed until the callback returns. */
+int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, size_t *len,
+               uint64_t *pos);
+/* The full id of the one record whose hex id starts with prefix (at least 4 hex digits).
+ * TR_ENOTFOUND, TR_EAMBIG, TR_EINVAL (not hex). */
+int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES]);
+
+typedef struct tr_query {
+	const char *kind;            /* NULL: any */
+	const uint8_t *author;       /* TR_PK_BYTES or NULL */
+	const uint8_t *ref;          /* records referring to this id, or NULL */
+	const char *product;         /* exact product, or NULL */
+	const char *text;            /* case-insensitive substring of any disclosed text */
+	uint64_t since_ms, until_ms; /* created in [since, until); 0: unbounded */
+	uint64_t after_pos;          /* arrival position strictly after this */
+	uint64_t limit;              /* 0: no limit */
+} tr_query;
+
+typedef struct tr_hit {
+	uint64_t pos; /* position in the arrival log */
+	uint32_t source;
+	const uint8_t *env; /* borrowed until the callback returns */
+	size_t len;
+	tr_record *rec; /* decoded (not re-verified); borrowed likewise */
+} tr_hit;
+
+/* Calls cb for each record matching q, in arrival order, using the narrowest index.
+ * cb returns 0 to go on, anything else to stop (that value is returned). */
+int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit *h), void *ctx);
+
+/* Appends to the audit log: what an admin did. */
+int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *detail);
+typedef struct tr_audit_entry {
+	uint64_t seq, time_ms;
+	tr_str action, detail; /* borrowed until the callback returns */
+} tr_audit_entry;
+int tr_txn_audit_scan(tr_txn *t, int (*cb)(void *ctx, const tr_audit_entry *e), void *ctx);
+
+/* Re-checks every record (decodes, verifies signature and disclosed fields) and that
+ * every index entry and id entry agrees with the log. cb is called once per problem
+ * with a sentence; *records gets the number of records checked. Returns 0 if the walk
+ * completed (problems or not). */
+int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx,
+                 uint64_t *records);
+
+/* Counts: records in the log. */
+int tr_txn_count(tr_txn *t, uint64_t *records);
+
+#endif

@@ -1,0 +1,70 @@
+/* cmd_kinds.c: `trestle kinds [KIND]`: the record kinds and their fields, from the
+ * kind table itself (proto/kind.c), so this can never disagree with validation. */
+#include <string.h>
+
+#include "cli.h"
+#include "kind.h"
+#include "../../proto/banned.h"
+
+static const tr_cmd_help help = {"kinds", "[KIND]", "List record kinds, or one kind's fields.",
+                                 NULL};
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case TR_FT_STR:
+		return "text";
+	case TR_FT_TEXT:
+		return "long text";
+	case TR_FT_INT:
+		return "number";
+	case TR_FT_DATE:
+		return "date";
+	case TR_FT_ENUM:
+		return "choice";
+	}
+	return "?";
+}
+
+static void print_kind(const tr_kind_spec *k)
+{
+	printf("%s: %s\n", k->name, k->help);
+	if (k->max_refs)
+		printf("  refers to %zu..%zu record(s)%s", k->min_refs, k->max_refs,
+		       k->ref_kinds ? " of kind " : "\n");
+	for (const char *const *r = k->ref_kinds; k->max_refs && r && *r; r++)
+		printf("%s%s", *r, r[1] ? ", " : "\n");
+	for (const tr_field_spec *f = k->fields; f->name; f++) {
+		printf("  %-12s %-9s %s %s", f->name, type_name(f->type),
+		       f->required ? "required" : "optional", f->help);
+		if (f->type == TR_FT_INT)
+			printf(" [%lld..%lld]", (long long)f->min, (long long)f->max);
+		else if (f->type == TR_FT_STR || f->type == TR_FT_TEXT)
+			printf(" [max %lld bytes]", (long long)f->max);
+		putchar('\n');
+	}
+	printf("  %-12s %-9s optional your own field (number or up to %d bytes)\n", "x_*", "custom",
+	       TR_CUSTOM_FIELD_MAX);
+}
+
+int cmd_kinds(tr_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	const tr_opt opts[] = {{0}};
+	const char *pos[1];
+	size_t npos;
+	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 1, &npos);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (npos == 1) {
+		const tr_kind_spec *k = tr_kind_find(pos[0], strlen(pos[0]));
+		if (!k)
+			return tr_opt_usage_error(&help, "unknown kind \"%s\"", pos[0]);
+		print_kind(k);
+		return 0;
+	}
+	for (const tr_kind_spec *k = tr_kinds; k->name; k++)
+		printf("  %-14s %s\n", k->name, k->help);
+	printf("\n`trestle kinds KIND` lists a kind's fields.\n");
+	return 0;
+}

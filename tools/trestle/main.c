@@ -1,0 +1,124 @@
+/* main.c: `trestle`, the admin CLI of a trestle node. Finds the node's home, picks the
+ * command from the table and runs it. One file per command (cmd_*.c). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "error.h"
+#include "../../proto/banned.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(tr_cli *cli, int argc, char **argv);
+	const char *summary;
+} commands[] = {
+    {"init", cmd_init, "create a node: key, config and store"},
+    {"id", cmd_id, "show this node's id and fingerprint"},
+    {"record", cmd_record, "create, show, list and search records"},
+    {"import", cmd_import, "import records from CSV or JSON lines"},
+    {"export", cmd_export, "export records as JSON lines"},
+    {"verify", cmd_verify, "re-check every record's signature and the store's consistency"},
+    {"backup", cmd_backup, "write a consistent hot copy of the store"},
+    {"audit", cmd_audit, "show the audit log of admin actions"},
+    {"kinds", cmd_kinds, "list record kinds and their fields"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: trestle [--home DIR] COMMAND [OPTIONS] [ARGS]\n\n"
+	        "trestle is the admin tool of a trestle node: a firm's own store of signed CRM\n"
+	        "records, shared with partner firms under the firm's own policies.\n\n"
+	        "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n`trestle COMMAND --help` tells more; trestle(1) has it all.\n"
+	             "exit status: 0 ok, 1 error, 2 usage error, 3 daemon not running,\n"
+	             "4 verify found problems, 5 invalid input (nothing imported).\n");
+}
+
+/* A store file truncated or changed under our feet faults on access through LMDB's
+ * map; say so plainly instead of dying without a word. Only async-signal-safe calls. */
+static void on_fault(int sig)
+{
+	static const char msg[] = "trestle: error: the store file could not be read (it was "
+	                          "truncated or damaged while in use); restore it from a backup\n";
+	ssize_t w = write(2, msg, sizeof(msg) - 1);
+	(void)w;
+	_exit(sig == SIGBUS ? TR_EXIT_ERROR : 128 + sig);
+}
+
+int main(int argc, char **argv)
+{
+	tr_cli cli;
+	memset(&cli, 0, sizeof(cli));
+	if (sodium_init() < 0) {
+		fprintf(stderr, "trestle: error: libsodium could not start\n");
+		return TR_EXIT_ERROR;
+	}
+	signal(SIGBUS, on_fault);
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit shows as EFBIG, reported like ENOSPC */
+	cli.out_tty = isatty(1);
+	cli.err_tty = isatty(2);
+
+	/* --home is global: take it from anywhere before "--", and drop it from argv */
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--home")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "trestle: --home needs a directory\n");
+				return TR_EXIT_USAGE;
+			}
+			cli.home_flag = argv[++i];
+			continue;
+		}
+		if (!strncmp(argv[i], "--home=", 7)) {
+			cli.home_flag = argv[i] + 7;
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	argc = n;
+	argv[argc] = NULL;
+
+	if (argc < 2) {
+		usage(stderr);
+		return TR_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return TR_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("trestle %s\n", TR_VERSION);
+		return TR_EXIT_OK;
+	}
+	if (tr_home_resolve(cli.home_flag, cli.home, sizeof(cli.home)) != 0) {
+		fprintf(stderr, "trestle: error: cannot tell where the node lives: set --home or "
+		                "TRESTLE_HOME\n");
+		return TR_EXIT_ERROR;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name)) {
+			int rc = commands[i].run(&cli, argc - 1, argv + 1);
+			tr_cli_close(&cli);
+			if (fflush(stdout) != 0 || ferror(stdout)) {
+				fprintf(stderr, "trestle: error: could not write the output\n");
+				return TR_EXIT_ERROR;
+			}
+			return rc;
+		}
+	fprintf(stderr, "trestle: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return TR_EXIT_USAGE;
+}
