@@ -283,7 +283,10 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 	if (m && strtoull(m, NULL, 10) >= 65536)
 		map = strtoull(m, NULL, 10);
 	mdb_env_set_mapsize(s->env, map);
-	unsigned envflags = MDB_NOTLS | ((flags & TR_STORE_RDONLY) ? MDB_RDONLY : 0);
+	/* NORDAHEAD: index pages are read at random; readahead would only fill the page
+	 * cache with neighbours (LMDB recommends it for stores that may outgrow RAM) */
+	unsigned envflags =
+	    MDB_NOTLS | MDB_NORDAHEAD | ((flags & TR_STORE_RDONLY) ? MDB_RDONLY : 0);
 	rc = mdb_env_open(s->env, dir, envflags, 0600);
 	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
 		detail(s,
