@@ -584,7 +584,8 @@ static int load_seq(tr_txn *t)
 
 /* References must exist here, be of a kind the record's kind may point at, and a
  * retraction may only withdraw its author's own record. */
-static int check_refs(tr_txn *t, const tr_record *rec, const tr_key *key, char *why, size_t whylen)
+int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
+                      size_t whylen)
 {
 	const tr_kind_spec *k = tr_kind_find(rec->kind.p, rec->kind.n);
 	for (size_t i = 0; i < rec->nrefs; i++) {
@@ -609,7 +610,7 @@ static int check_refs(tr_txn *t, const tr_record *rec, const tr_key *key, char *
 			return TR_EREF;
 		}
 		if (tr_str_eq(rec->kind, "retraction") &&
-		    memcmp(target->author, tr_key_public(key), TR_PK_BYTES) != 0) {
+		    memcmp(target->author, author, TR_PK_BYTES) != 0) {
 			snprintf(why, whylen,
 			         "a node can only retract its own records; %.16s... was "
 			         "written by another node",
@@ -626,7 +627,7 @@ int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms,
 	int rc = tr_kind_validate(rec, why, whylen);
 	if (rc)
 		return rc;
-	if ((rc = check_refs(t, rec, key, why, whylen)) != 0)
+	if ((rc = tr_txn_check_refs(t, rec, tr_key_public(key), why, whylen)) != 0)
 		return rc;
 	if (!t->next_seq && (rc = load_seq(t)) != 0)
 		return rc;

@@ -70,6 +70,12 @@ int tr_store_size(tr_store *s, uint64_t *bytes);
 int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms, tr_mpw *scratch,
                   char *why, size_t whylen);
 
+/* Checks rec's references against the store: each must exist and be of a kind rec's
+ * kind may refer to, and a retraction may only withdraw author's own record.
+ * 0, or TR_EREF with a sentence in why. (tr_txn_create calls it.) */
+int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
+                      size_t whylen);
+
 /* Stores a record that was decoded and verified from env (tr_record_open). Stores it
  * as given (withheld fields stay withheld). *added is 0 if the id was already there:
  * adding is idempotent. */

@@ -490,7 +490,6 @@ static int build(tr_cli *cli, const struct row *r, tr_record *rec, char *why, si
 		}
 	}
 	for (size_t i = 0; i < r->nrefs; i++) {
-		/* resolving needs the store: a read transaction per ref (refs are rare) */
 		uint8_t *id = rec->refs[rec->nrefs];
 		size_t n = strlen(r->refs[i]);
 		if (n != 2 * TR_ID_BYTES ||
@@ -648,6 +647,31 @@ static int envelope_check(struct import_run *ir, char *why, size_t whylen)
 	return tr_kind_validate(&ir->rec, why, whylen) ? -2 : 0;
 }
 
+struct refs_ctx {
+	const tr_record *rec;
+	const uint8_t *author;
+	char *why;
+	size_t whylen;
+};
+
+static int refs_fn(tr_txn *t, void *ctx)
+{
+	struct refs_ctx *r = ctx;
+	return tr_txn_check_refs(t, r->rec, r->author, r->why, r->whylen);
+}
+
+/* References must exist before anything is imported: checked in pass 1 too. */
+static int check_refs(struct import_run *ir, const tr_record *rec, char *why, size_t whylen)
+{
+	if (!rec->nrefs)
+		return 0;
+	struct refs_ctx r = {rec, tr_key_public(ir->cli->key), why, whylen};
+	int rc = tr_store_read(ir->cli->store, refs_fn, &r);
+	if (rc && rc != TR_EREF)
+		snprintf(why, whylen, "cannot check the references: %s", tr_strerror(rc));
+	return rc ? -2 : 0;
+}
+
 /* Pass 1. Returns an exit code; *valid and *invalid count rows. */
 static int check_pass(struct import_run *ir, uint64_t *valid, uint64_t *invalid)
 {
@@ -667,10 +691,15 @@ static int check_pass(struct import_run *ir, uint64_t *valid, uint64_t *invalid)
 		}
 		if (ir->row.line < ir->start_line)
 			continue;
-		if (rc == 1)
-			rc = ir->row.env
-			         ? envelope_check(ir, why, sizeof(why))
-			         : build(ir->cli, &ir->row, &ir->rec, why, sizeof(why), &col);
+		if (rc == 1 && ir->row.env) {
+			/* a signed record from elsewhere may refer to records this node was
+			 * never shown: only records this node writes must have their refs here */
+			rc = envelope_check(ir, why, sizeof(why));
+		} else if (rc == 1) {
+			rc = build(ir->cli, &ir->row, &ir->rec, why, sizeof(why), &col);
+			if (!rc)
+				rc = check_refs(ir, &ir->rec, why, sizeof(why));
+		}
 		if (rc == -2) {
 			if ((*invalid)++ < MAX_REPORTED) {
 				if (col)
