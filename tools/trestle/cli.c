@@ -56,6 +56,17 @@ int tr_cli_open(tr_cli *cli)
 	return 0;
 }
 
+int tr_cli_begin(tr_cli *cli, const tr_cmd_help *h, const tr_opt *opts, int argc, char **argv,
+                 const char **pos, size_t maxpos, size_t *npos, int open_node)
+{
+	int rc = tr_opt_parse(h, opts, argc, argv, pos, maxpos, npos);
+	if (rc)
+		return rc < 0 ? TR_EXIT_OK : rc;
+	if (open_node && (rc = tr_cli_open(cli)) != 0)
+		return rc;
+	return -1;
+}
+
 void tr_cli_close(tr_cli *cli)
 {
 	tr_store_close(&cli->store);

@@ -37,6 +37,13 @@ typedef struct tr_cli {
 	int out_tty, err_tty;
 } tr_cli;
 
+/* The start of every command: parses argv against opts (tr_opt_parse), then, if
+ * open_node, opens the node. Returns -1 when the command should go on; otherwise the
+ * exit code the command returns (0 after --help, 2 for a usage error, 1 if the node
+ * cannot be opened). */
+int tr_cli_begin(tr_cli *cli, const tr_cmd_help *h, const tr_opt *opts, int argc, char **argv,
+                 const char **pos, size_t maxpos, size_t *npos, int open_node);
+
 /* Loads the config, key and store of the node at cli->home. On failure prints why and
  * returns an exit code. */
 int tr_cli_open(tr_cli *cli);

@@ -45,10 +45,8 @@ int cmd_audit(tr_cli *cli, int argc, char **argv)
 	                       {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 0, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if ((rc = tr_cli_open(cli)) != 0)
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 0, &npos, 1);
+	if (rc >= 0)
 		return rc;
 	if ((rc = tr_store_read(cli->store, scan, &p)) != 0)
 		return tr_cli_error("cannot read the audit log: %s", tr_strerror(rc));

@@ -23,9 +23,9 @@ int cmd_backup(tr_cli *cli, int argc, char **argv)
 	const tr_opt opts[] = {{0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 1, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 1, &npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (npos != 1)
 		return tr_opt_usage_error(&help, "which directory should the copy go to?");
 	const char *dir = pos[0];

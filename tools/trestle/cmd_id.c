@@ -16,10 +16,8 @@ int cmd_id(tr_cli *cli, int argc, char **argv)
 	const tr_opt opts[] = {{"json", 0, TR_OPT_FLAG, &json, NULL, "print JSON"}, {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 0, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if ((rc = tr_cli_open(cli)) != 0)
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 0, &npos, 1);
+	if (rc >= 0)
 		return rc;
 	char id[TR_NODEID_TEXT_SIZE], fpr[TR_FPR_TEXT_SIZE];
 	tr_nodeid_format(tr_key_public(cli->key), id);

@@ -81,9 +81,9 @@ int cmd_init(tr_cli *cli, int argc, char **argv)
 	    {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 0, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 0, &npos, 0);
+	if (rc >= 0)
+		return rc;
 
 	tr_config c;
 	char why[512];

@@ -53,9 +53,9 @@ int cmd_kinds(tr_cli *cli, int argc, char **argv)
 	const tr_opt opts[] = {{0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 1, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 1, &npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (npos == 1) {
 		const tr_kind_spec *k = tr_kind_find(pos[0], strlen(pos[0]));
 		if (!k)

@@ -83,9 +83,10 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 	    {0}};
 	const char *pos[TR_MAX_FIELDS + 1];
 	size_t npos;
-	int rc = tr_opt_parse(&create_help, opts, argc, argv, pos, TR_MAX_FIELDS + 1, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc =
+	    tr_cli_begin(cli, &create_help, opts, argc, argv, pos, TR_MAX_FIELDS + 1, &npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (npos < 1)
 		return tr_opt_usage_error(&create_help,
 		                          "which kind of record? (see `trestle kinds`)");
@@ -295,9 +296,9 @@ static int record_show(tr_cli *cli, int argc, char **argv)
 	    {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&show_help, opts, argc, argv, pos, 1, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = tr_cli_begin(cli, &show_help, opts, argc, argv, pos, 1, &npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (npos != 1)
 		return tr_opt_usage_error(&show_help, "which record?");
 	if ((rc = tr_cli_open(cli)) != 0)
@@ -378,9 +379,9 @@ static int record_list(tr_cli *cli, int argc, char **argv, int search)
 	    TR_FILTER_OPTS(f), {"json", 0, TR_OPT_FLAG, &json, NULL, "print a JSON array"}, {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(h, opts, argc, argv, pos, search ? 1 : 0, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	int rc = tr_cli_begin(cli, h, opts, argc, argv, pos, search ? 1 : 0, &npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (search) {
 		if (npos != 1 || !*pos[0])
 			return tr_opt_usage_error(h, "search for what?");

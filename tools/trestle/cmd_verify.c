@@ -39,10 +39,8 @@ int cmd_verify(tr_cli *cli, int argc, char **argv)
 	                       {0}};
 	const char *pos[1];
 	size_t npos;
-	int rc = tr_opt_parse(&help, opts, argc, argv, pos, 0, &npos);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if ((rc = tr_cli_open(cli)) != 0)
+	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 0, &npos, 1);
+	if (rc >= 0)
 		return rc;
 	struct verify_ctx v = {0, 0};
 	rc = tr_store_read(cli->store, check, &v);
