@@ -52,6 +52,7 @@ typedef struct tr_field {
 	tr_str name;
 	uint8_t digest[TR_DIGEST_BYTES];
 	int disclosed; /* value, salt and disc are meaningful only if set */
+	int has_salt;  /* building: salt given (test vectors), else drawn when sealed */
 	uint8_t salt[TR_SALT_BYTES];
 	tr_value value;
 	const uint8_t *disc; /* exact disclosure bytes (decoded records only) */
@@ -88,7 +89,8 @@ typedef struct tr_record {
 void tr_record_init(tr_record *rec);
 
 /* Adds a field to a record being built; name and value are borrowed until sealed and
- * encoded. The salt is random. 0, TR_ETOOBIG (too many fields). */
+ * encoded. Its salt is drawn at random when the record is sealed, unless the caller
+ * sets salt and has_salt. 0, TR_ETOOBIG (too many fields). */
 int tr_record_add_str(tr_record *rec, const char *name, const char *value, size_t len);
 int tr_record_add_int(tr_record *rec, const char *name, int64_t value);
 

@@ -32,8 +32,10 @@ static int vector_record(tr_key *k, tr_record *rec, tr_mpw *out)
 	tr_record_add_str(rec, "opened", "2026-01-05", 10);
 	tr_record_add_str(rec, "customer", "Cafe Nord", 9);
 	tr_record_add_int(rec, "x_cycles", 300);
-	for (size_t i = 0; i < rec->nfields; i++)
+	for (size_t i = 0; i < rec->nfields; i++) {
 		memset(rec->fields[i].salt, (int)(0x11 * (i + 1)), TR_SALT_BYTES);
+		rec->fields[i].has_salt = 1;
+	}
 	return tr_record_seal(rec, k, out);
 }
 
