@@ -187,6 +187,14 @@ const tr_kind_spec *tr_kind_find(const char *name, size_t len)
 	return NULL;
 }
 
+int tr_kind_field_allowed(const tr_kind_spec *k, const char *name, size_t len)
+{
+	tr_str s = {name, len};
+	if (tr_kind_field(k, name, len))
+		return 1;
+	return len > 2 && memcmp(name, "x_", 2) == 0 && tr_name_valid(s);
+}
+
 const tr_field_spec *tr_kind_field(const tr_kind_spec *k, const char *name, size_t len)
 {
 	for (const tr_field_spec *f = k->fields; f->name; f++)
@@ -277,15 +285,28 @@ int tr_kind_validate(const tr_record *rec, char *why, size_t whylen)
 	for (size_t i = 0; i < rec->nfields; i++) {
 		const tr_field *f = &rec->fields[i];
 		const tr_field_spec *fs = tr_kind_field(k, f->name.p, f->name.n);
-		int custom = f->name.n > 2 && memcmp(f->name.p, "x_", 2) == 0;
-		if (!fs && !custom)
-			FAIL("%s records have no field \"%.*s\" (custom fields start with x_)",
-			     k->name, (int)f->name.n, f->name.p);
+		if (!tr_kind_field_allowed(k, f->name.p, f->name.n))
+			FAIL("%s records have no field \"%.*s\" (custom fields are x_ then "
+			     "lower-case "
+			     "letters, digits and _, at most %d bytes)",
+			     k->name, (int)(f->name.n > 40 ? 40 : f->name.n), f->name.p,
+			     TR_MAX_NAME);
 		if (f->disclosed) {
 			int rc = tr_field_check(fs, &f->value, why, whylen);
 			if (rc)
 				return rc;
 		}
+	}
+	for (size_t i = 0; i < rec->terms.nprivate; i++) {
+		tr_str p = rec->terms.private_fields[i];
+		if (!tr_kind_field_allowed(k, p.p, p.n))
+			FAIL("the private fields of the onward terms must be fields of %s, not "
+			     "\"%.*s\"",
+			     k->name, (int)(p.n > 40 ? 40 : p.n), p.p);
+		for (size_t j2 = 0; j2 < i; j2++)
+			if (rec->terms.private_fields[j2].n == p.n &&
+			    memcmp(rec->terms.private_fields[j2].p, p.p, p.n) == 0)
+				FAIL("private field %.*s is named twice", (int)p.n, p.p);
 	}
 	for (const tr_field_spec *fs = k->fields; fs->name; fs++)
 		if (fs->required && !tr_record_field(rec, fs->name))

@@ -48,6 +48,8 @@ extern const tr_kind_spec tr_kinds[];
 
 const tr_kind_spec *tr_kind_find(const char *name, size_t len);
 const tr_field_spec *tr_kind_field(const tr_kind_spec *k, const char *name, size_t len);
+/* 1 if name is a field of k or a valid custom field name (x_...). */
+int tr_kind_field_allowed(const tr_kind_spec *k, const char *name, size_t len);
 
 /* Checks one value against its field spec; NULL spec means a custom x_ field.
  * 0 or TR_ESCHEMA with why filled in. */
@@ -55,7 +57,8 @@ int tr_field_check(const tr_field_spec *fs, const tr_value *v, char *why, size_t
 
 /* Checks rec (built or decoded) against its kind: known kind, known fields with the
  * right types and sizes, required fields present (withheld counts as present), the
- * number of refs. 0 or TR_ESCHEMA with a message for a person in why. */
+ * number of refs, the onward terms' private fields. 0 or TR_ESCHEMA with a message for a
+ * person in why. */
 int tr_kind_validate(const tr_record *rec, char *why, size_t whylen);
 
 /* 1 if a record of kind k may refer to a record of kind target. */

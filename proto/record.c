@@ -30,8 +30,7 @@ static int str_cmp(tr_str a, tr_str b)
 	return a.n < b.n ? -1 : a.n > b.n;
 }
 
-/* Kind and field names: [a-z][a-z0-9_]*, at most TR_MAX_NAME bytes. */
-static int name_ok(tr_str s)
+int tr_name_valid(tr_str s)
 {
 	if (s.n == 0 || s.n > TR_MAX_NAME || s.p[0] < 'a' || s.p[0] > 'z')
 		return 0;
@@ -156,14 +155,15 @@ int tr_record_seal(tr_record *rec, const tr_key *key, tr_mpw *out)
 	if (rec->nfields > TR_MAX_FIELDS || rec->nrefs > TR_MAX_REFS ||
 	    rec->terms.nprivate > TR_MAX_FIELDS)
 		return TR_ETOOBIG;
-	if (!name_ok(rec->kind) || rec->terms.roles > TR_ROLE_ALL)
+	if (!tr_name_valid(rec->kind) || rec->terms.roles > TR_ROLE_ALL)
 		return TR_EINVAL;
 	qsort(rec->fields, rec->nfields, sizeof(rec->fields[0]), field_cmp);
 	qsort(rec->refs, rec->nrefs, TR_ID_BYTES, ref_cmp);
 	qsort(rec->terms.private_fields, rec->terms.nprivate, sizeof(tr_str), tstr_cmp);
 	for (size_t i = 0; i < rec->nfields; i++) {
 		const tr_field *f = &rec->fields[i];
-		if (!name_ok(f->name) || (i && str_cmp(rec->fields[i - 1].name, f->name) == 0))
+		if (!tr_name_valid(f->name) ||
+		    (i && str_cmp(rec->fields[i - 1].name, f->name) == 0))
 			return TR_EINVAL;
 		if (f->value.type == TR_VAL_STR &&
 		    (f->value.s.n > TR_MAX_VALUE || !tr_utf8_valid(f->value.s.p, f->value.s.n)))
@@ -173,7 +173,7 @@ int tr_record_seal(tr_record *rec, const tr_key *key, tr_mpw *out)
 		if (memcmp(rec->refs[i - 1], rec->refs[i], TR_ID_BYTES) == 0)
 			return TR_EINVAL;
 	for (size_t i = 0; i < rec->terms.nprivate; i++)
-		if (!name_ok(rec->terms.private_fields[i]) ||
+		if (!tr_name_valid(rec->terms.private_fields[i]) ||
 		    (i &&
 		     str_cmp(rec->terms.private_fields[i - 1], rec->terms.private_fields[i]) == 0))
 			return TR_EINVAL;
@@ -241,7 +241,7 @@ done:
 static int read_name(tr_mpr *r, tr_str *s)
 {
 	TRY(tr_mpr_str(r, s, TR_MAX_NAME));
-	return name_ok(*s) ? 0 : TR_EFORMAT;
+	return tr_name_valid(*s) ? 0 : TR_EFORMAT;
 }
 
 static int decode_header(tr_record *rec, const uint8_t *p, size_t len)

@@ -125,6 +125,8 @@ const tr_field *tr_record_field(const tr_record *rec, const char *name);
 /* Marks a field withheld; 0 or TR_ENOTFOUND. */
 int tr_record_withhold(tr_record *rec, const char *name);
 
+/* 1 if s is a valid kind or field name: [a-z][a-z0-9_]*, 1 to TR_MAX_NAME bytes. */
+int tr_name_valid(tr_str s);
 /* Compare a tr_str with a C string. */
 int tr_str_eq(tr_str s, const char *c);
 /* Writes the 64-digit lower-case hex form of an id. */

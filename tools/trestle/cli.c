@@ -309,12 +309,12 @@ int tr_cli_add_field(tr_record *rec, const tr_kind_spec *k, const char *name, co
                      size_t len, char *why, size_t whylen)
 {
 	const tr_field_spec *fs = tr_kind_field(k, name, strlen(name));
-	int custom = !strncmp(name, "x_", 2) && strlen(name) > 2;
-	if (!fs && !custom) {
-		snprintf(why, whylen,
-		         "%s records have no field \"%.40s\" (see `trestle kinds %s`; "
-		         "custom fields start with x_)",
-		         k->name, name, k->name);
+	if (!tr_kind_field_allowed(k, name, strlen(name))) {
+		snprintf(
+		    why, whylen,
+		    "%s records have no field \"%.40s\" (see `trestle kinds %s`; custom fields "
+		    "are x_ then lower-case letters, digits and _)",
+		    k->name, name, k->name);
 		return TR_ESCHEMA;
 	}
 	if (tr_record_field(rec, name)) {

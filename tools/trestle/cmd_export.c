@@ -79,6 +79,7 @@ int cmd_export(tr_cli *cli, int argc, char **argv)
 	if (rc)
 		return tr_cli_error("export failed: %s", tr_strerror(rc));
 	if (output)
-		printf("exported %llu records to %s\n", (unsigned long long)e.n, output);
+		printf("exported %llu record%s to %s\n", (unsigned long long)e.n,
+		       e.n == 1 ? "" : "s", output);
 	return 0;
 }

@@ -28,9 +28,10 @@ static const tr_cmd_help help = {
     "Import records from a CSV file (a header row, then one record per row) or JSON lines\n"
     "(one object per line). The whole file is checked first: if any row is invalid,\n"
     "nothing is imported and every bad row is reported with its line and column.",
-    "CSV: headers are matched to the kind's field names ignoring case, spaces and dashes\n"
-    "(\"Serial No\" does not match serial; map it). Empty cells are left out. A \"kind\"\n"
-    "column may replace --kind. Columns that are not fields must be mapped or dropped:\n"
+    "CSV: headers are matched to the kind's field names ignoring case, with spaces, dashes,\n"
+    "dots and slashes read as _ (\"Serial No\" is serial_no: map it to serial). Empty cells\n"
+    "are left out. A \"kind\" column may replace --kind. Columns that are not fields must be "
+    "mapped or dropped:\n"
     "  --map 'Serial No=serial'   --map 'Internal=x_internal'   --map 'Notes='  (drop)\n"
     "JSON lines: {\"kind\":\"claim\",\"product\":\"DW-200\",...} or "
     "{\"kind\":...,\"fields\":{...},\n"
@@ -39,7 +40,7 @@ static const tr_cmd_help help = {
     "examples:\n  trestle import claims.csv --kind claim --map 'Customer Name=customer'\n"
     "  trestle import --skip-invalid contacts.csv --kind contact --delimiter ';'\n"
     "  trestle export > all.jsonl && trestle --home other import all.jsonl\n\n"
-    "exit status 5: invalid rows, nothing imported."};
+    "Besides 0, 1 and 2, import exits with 5 when rows are invalid: nothing was imported."};
 
 enum { FMT_CSV = 1, FMT_JSONL };
 
@@ -164,14 +165,17 @@ static int csv_header(struct source *s, const tr_strlist *maps)
 			continue;
 		}
 		size_t tl = strlen(target);
-		int custom = tl > 2 && !strncmp(target, "x_", 2);
+		tr_str ts = {target, tl};
+		int custom = tl > 2 && !strncmp(target, "x_", 2) && tr_name_valid(ts);
 		int known = s->kind ? tr_kind_field(s->kind, target, tl) != NULL
 		                    : field_in_any_kind(target);
 		if (!known && !custom) {
 			if (bad++ < MAX_REPORTED)
 				fprintf(
 				    stderr,
-				    "%s:1:%zu: column \"%s\" is not a field of %s; map it with "
+				    "%s:1:%zu: column \"%s\" is not a field of %s (custom fields "
+				    "are x_ "
+				    "then lower-case letters, digits and _); map it with "
 				    "--map '%s=FIELD', keep it with --map '%s=x_%s', or drop it "
 				    "with --map '%s='\n",
 				    s->path, tr_csv_field_column(s->csv, i), fields[i],
@@ -386,6 +390,12 @@ static int json_row(struct source *s, struct row *r, char *why, size_t whylen, s
 		              json_integer_value(hops) > 16)))
 			ROW_FAIL(0, "\"terms\" must be {\"hops\": 0..16, \"to\": [roles], "
 			            "\"private\": [fields]}");
+		if ((to && !json_is_array(to)) || (priv && !json_is_array(priv)) ||
+		    (priv && json_array_size(priv) > TR_MAX_FIELDS))
+			ROW_FAIL(0,
+			         "\"terms\" must be {\"hops\": 0..16, \"to\": [roles], "
+			         "\"private\": [at most %d fields]}",
+			         TR_MAX_FIELDS);
 		r->hops = hops ? (uint64_t)json_integer_value(hops) : 0;
 		for (size_t i = 0; to && i < json_array_size(to); i++) {
 			uint64_t bit;
@@ -394,7 +404,7 @@ static int json_row(struct source *s, struct row *r, char *why, size_t whylen, s
 				ROW_FAIL(0, "\"terms\".\"to\" holds producer, distributor or user");
 			r->roles |= bit;
 		}
-		for (size_t i = 0; priv && i < json_array_size(priv) && i < TR_MAX_FIELDS; i++) {
+		for (size_t i = 0; priv && i < json_array_size(priv); i++) {
 			r->private_[i] = json_string_value(json_array_get(priv, i));
 			if (!r->private_[i])
 				ROW_FAIL(0, "\"terms\".\"private\" holds field names");
@@ -461,18 +471,15 @@ static int build(tr_cli *cli, const struct row *r, tr_record *rec, char *why, si
 		rec->terms.private_fields[i].n = strlen(r->private_[i]);
 	}
 	rec->terms.nprivate = r->nprivate;
-	for (size_t i = 0; i < r->nprivate; i++)
-		if (!tr_kind_field(r->kind, r->private_[i], strlen(r->private_[i])) &&
-		    strncmp(r->private_[i], "x_", 2) != 0)
-			ROW_FAIL(0, "terms.private: %s records have no field %.40s", r->kind->name,
-			         r->private_[i]);
 	for (size_t i = 0; i < r->n; i++) {
 		int rc;
 		if (r->is_int[i]) {
 			const tr_field_spec *fs =
 			    tr_kind_field(r->kind, r->name[i], strlen(r->name[i]));
-			int custom = !strncmp(r->name[i], "x_", 2);
-			if ((!fs && !custom) || (fs && fs->type != TR_FT_INT))
+			if (!tr_kind_field_allowed(r->kind, r->name[i], strlen(r->name[i])))
+				ROW_FAIL(r->col[i], "%s records have no field \"%.40s\"",
+				         r->kind->name, r->name[i]);
+			if (fs && fs->type != TR_FT_INT)
 				ROW_FAIL(r->col[i], "field %.40s must be text, not a number",
 				         r->name[i]);
 			if (tr_record_field(rec, r->name[i]))
@@ -796,7 +803,7 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 	    {"map", 'm', TR_OPT_LIST, &maps, "COLUMN=FIELD",
 	     "take CSV column COLUMN as FIELD (empty FIELD drops the column)"},
 	    {"delimiter", 'd', TR_OPT_STR, &delimiter, "C",
-	     "CSV delimiter: , ; or tab (default ,)"},
+	     "CSV delimiter: , ; | or tab (default ,)"},
 	    {"skip-invalid", 0, TR_OPT_FLAG, &skip_invalid, NULL,
 	     "import the valid rows, report and skip the invalid ones"},
 	    {"start-line", 0, TR_OPT_U64, &start_line, "LINE",

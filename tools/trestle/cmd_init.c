@@ -54,8 +54,11 @@ static int move_aside(tr_cli *cli, char *dest, size_t n)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	snprintf(dest, n, "%s/replaced-%s", cli->home, stamp);
-	if (mkdir(dest, 0700) != 0)
-		return errno;
+	for (int i = 2; mkdir(dest, 0700) != 0; i++) { /* twice in one second: -2, -3, ... */
+		if (errno != EEXIST || i > 100)
+			return errno;
+		snprintf(dest, n, "%s/replaced-%s-%d", cli->home, stamp, i);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		char from[4200], to[8400];
 		snprintf(from, sizeof(from), "%s/%s", cli->home, names[i]);

@@ -120,13 +120,6 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 			if (*p)
 				*p++ = '\0';
 		}
-		for (size_t i = 0; i < rec.terms.nprivate; i++) {
-			const char *nm = rec.terms.private_fields[i].p;
-			if (!tr_kind_field(k, nm, strlen(nm)) && strncmp(nm, "x_", 2) != 0)
-				return tr_opt_usage_error(&create_help,
-				                          "--private: %s records have no field %s",
-				                          k->name, nm);
-		}
 	}
 
 	if ((rc = tr_cli_open(cli)) != 0)
@@ -152,7 +145,10 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 		*eq = '\0';
 		const char *val = eq + 1;
 		size_t len = strlen(val);
-		if (val[0] == '@') {
+		if (val[0] == '@' && val[1] == '@') { /* @@ is a literal @ */
+			val++;
+			len--;
+		} else if (val[0] == '@') {
 			char *buf = read_value_file(val + 1, &len);
 			if (!buf) {
 				rc = tr_cli_error("cannot read %s for field %s: %s", val + 1, arg,
@@ -208,7 +204,6 @@ static const tr_cmd_help show_help = {
 struct show_ctx {
 	const uint8_t *id;
 	int json;
-	int self;
 	const uint8_t *me;
 };
 
@@ -306,7 +301,7 @@ static int record_show(tr_cli *cli, int argc, char **argv)
 	uint8_t id[TR_ID_BYTES];
 	if ((rc = tr_cli_resolve(cli, pos[0], id)) != 0)
 		return rc;
-	struct show_ctx s = {id, json, 0, tr_key_public(cli->key)};
+	struct show_ctx s = {id, json, tr_key_public(cli->key)};
 	rc = tr_store_read(cli->store, show_fn, &s);
 	if (rc == TR_ESIG || rc == TR_EDIGEST)
 		return tr_cli_error("record %s is damaged: %s (run `trestle verify`)", pos[0],

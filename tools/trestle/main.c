@@ -84,6 +84,10 @@ int main(int argc, char **argv)
 		}
 		if (!strncmp(argv[i], "--home=", 7)) {
 			cli.home_flag = argv[i] + 7;
+			if (!*cli.home_flag) {
+				fprintf(stderr, "trestle: --home needs a directory\n");
+				return TR_EXIT_USAGE;
+			}
 			continue;
 		}
 		argv[n++] = argv[i];

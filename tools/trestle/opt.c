@@ -24,7 +24,8 @@ void tr_opt_help(const tr_cmd_help *h, const tr_opt *opts, FILE *out)
 		        o->type == TR_OPT_LIST ? " (repeatable)" : "");
 	}
 	fprintf(out, "  %-28s %s\n", "    --home DIR",
-	        "node directory (default: $TRESTLE_HOME, else $XDG_STATE_HOME/trestle)");
+	        "node directory (default: $TRESTLE_HOME, else $XDG_STATE_HOME/trestle, else "
+	        "~/.local/state/trestle)");
 	fprintf(out, "  %-28s %s\n", "-h, --help", "show this help");
 	if (h->details)
 		fprintf(out, "\n%s\n", h->details);
