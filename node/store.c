@@ -105,11 +105,9 @@ static int map_err(int rc)
 	case MDB_MAP_FULL: /* only if growing failed */
 		return ENOSPC;
 	}
-	if (rc > 0)
-		return rc; /* errno: ENOSPC, EIO, EACCES, ... */
-	if (rc >= TR_ERR_FIRST && rc <= TR_ERR_LAST)
-		return rc;
-	return TR_ECORRUPT;
+	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+		return TR_ECORRUPT; /* LMDB's other codes: a broken store or environment */
+	return rc; /* errno values, TR_E* codes, and callbacks' own values pass through */
 }
 
 __attribute__((format(printf, 2, 3))) static void detail(tr_store *s, const char *fmt, ...)
@@ -143,6 +141,20 @@ static int check_file_size(tr_store *s)
 		return TR_ECORRUPT;
 	}
 	return 0;
+}
+
+/* 1 if file starts with an LMDB meta page (its magic 0xBEEFC0DE after the page header) */
+static int looks_like_lmdb(const char *file)
+{
+	uint8_t b[20];
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		return 0;
+	size_t n = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	uint32_t magic =
+	    (uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 | (uint32_t)b[19] << 24;
+	return n == sizeof(b) && magic == 0xBEEFC0DEu;
 }
 
 static int open_dbs(tr_store *s, MDB_txn *txn, int create)
@@ -265,12 +277,27 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 	snprintf(s->path, sizeof(s->path), "%s", dir);
 	char file[4200];
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	int exists = stat(file, &st) == 0;
+	if ((flags & TR_STORE_CREATE) && !node)
+		return TR_EINVAL;
+	/* an empty data.mdb (an init cut short) counts as no store: LMDB would write into it */
+	int exists = stat(file, &st) == 0 && st.st_size > 0;
+	if (!(flags & TR_STORE_CREATE) && !exists && stat(file, &st) == 0) {
+		detail(s,
+		       "%s/data.mdb is empty: an init was cut short? Run `trestle init --force` "
+		       "(it moves the old files aside)",
+		       dir);
+		return TR_ESTORE;
+	}
 	if (!(flags & TR_STORE_CREATE) && !exists) {
 		detail(s, "no store at %s (run `trestle init` first)", dir);
 		return TR_ENOTFOUND;
 	}
-	if ((flags & TR_STORE_CREATE) && exists && st.st_size > 0) {
+	if (exists && (uint64_t)st.st_size < 2 * 4096 && looks_like_lmdb(file)) {
+		detail(s, "%s/data.mdb is shorter than LMDB's own header: the file was truncated",
+		       dir);
+		return TR_ECORRUPT;
+	}
+	if ((flags & TR_STORE_CREATE) && exists) {
 		detail(s, "%s already holds a store", dir);
 		return TR_EEXIST;
 	}
@@ -513,7 +540,7 @@ static int rec_at(tr_txn *t, const uint8_t posb[8], const uint8_t **env, size_t 
 }
 
 int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, size_t *len,
-               uint64_t *pos)
+               uint64_t *pos, uint32_t *source)
 {
 	MDB_val k = {TR_ID_BYTES, (void *)id}, v;
 	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
@@ -523,7 +550,7 @@ int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, si
 		return TR_ECORRUPT;
 	if (pos)
 		*pos = get_be64(v.mv_data);
-	rc = rec_at(t, v.mv_data, env, len, NULL);
+	rc = rec_at(t, v.mv_data, env, len, source);
 	return rc == MDB_NOTFOUND ? TR_ECORRUPT : map_err(rc);
 }
 
@@ -593,7 +620,7 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 		size_t len;
 		char hex[TR_ID_HEX_SIZE];
 		tr_id_hex(rec->refs[i], hex);
-		int rc = tr_txn_get(t, rec->refs[i], &env, &len, NULL);
+		int rc = tr_txn_get(t, rec->refs[i], &env, &len, NULL, NULL);
 		if (rc == TR_ENOTFOUND) {
 			snprintf(why, whylen, "referenced record %.16s... is not in this store",
 			         hex);
@@ -717,6 +744,8 @@ int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit 
 	uint8_t after[8];
 	uint64_t count = 0;
 	int db = DB_REC;
+	if (q->after_pos == UINT64_MAX)
+		return 0; /* nothing comes after the last position */
 	put_be64(after, q->after_pos);
 	/* the narrowest index the query allows; every index lists positions in order */
 	if (q->ref) {
@@ -937,15 +966,18 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 		}
 		const uint8_t *env = (const uint8_t *)v.mv_data + REC_PREFIX;
 		size_t len = v.mv_size - REC_PREFIX;
-		int vr = tr_record_open(env, len, rec);
+		int vr = tr_record_decode(env, len, rec);
 		if (vr) {
 			PROBLEM("record at log position %" PRIu64 ": %s", pos, tr_strerror(vr));
 			goto next;
 		}
+		/* its index entries exist whether or not it verifies: count them */
 		refs += rec->nrefs;
 		const tr_field *f = tr_record_field(rec, "product");
 		products += f && f->disclosed && f->value.type == TR_VAL_STR && f->value.s.n > 0 &&
 		            f->value.s.n <= 511;
+		if ((vr = tr_record_verify(rec)) != 0)
+			PROBLEM("record at log position %" PRIu64 ": %s", pos, tr_strerror(vr));
 		MDB_val ik = {TR_ID_BYTES, rec->id}, iv;
 		int ir = mdb_get(t->txn, t->s->dbi[DB_ID], &ik, &iv);
 		char hex[TR_ID_HEX_SIZE];

@@ -44,7 +44,8 @@ typedef struct tr_txn tr_txn;
  * node's public key: written into a new store, and checked against an existing one
  * (TR_EKEY if it belongs to another key). A file that is not LMDB, an LMDB file that
  * is not a trestle store, or another schema version gives TR_ESTORE and is not
- * modified; a truncated file gives TR_ECORRUPT. *out is the caller's. */
+ * modified; a truncated file gives TR_ECORRUPT. Creating needs node (TR_EINVAL without).
+ * *out is the caller's, even on failure (for tr_store_detail). */
 int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], tr_store **out);
 void tr_store_close(tr_store **s); /* NULL-safe; sets *s = NULL */
 
@@ -82,9 +83,10 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
                int *added);
 
-/* A stored record by id. env is borrowed until the callback returns. */
+/* A stored record by id, with its log position and source (either may be NULL).
+ * env is borrowed until the callback returns. 0, TR_ENOTFOUND. */
 int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, size_t *len,
-               uint64_t *pos);
+               uint64_t *pos, uint32_t *source);
 /* The full id of the one record whose hex id starts with prefix (at least 4 hex digits).
  * TR_ENOTFOUND, TR_EAMBIG, TR_EINVAL (not hex). */
 int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES]);

@@ -224,13 +224,14 @@ static int show_fn(tr_txn *t, void *ctx)
 	size_t len;
 	uint64_t pos;
 	static tr_record rec;
-	int rc = tr_txn_get(t, s->id, &env, &len, &pos);
+	uint32_t source;
+	int rc = tr_txn_get(t, s->id, &env, &len, &pos, &source);
 	if (rc)
 		return rc;
 	if ((rc = tr_record_open(env, len, &rec)) != 0)
 		return rc;
 	if (s->json) {
-		json_t *o = tr_record_json(&rec, env, len, TR_SOURCE_LOCAL, 1);
+		json_t *o = tr_record_json(&rec, env, len, source, 1);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
@@ -248,6 +249,9 @@ static int show_fn(tr_txn *t, void *ctx)
 	       "disclosed fields\n",
 	       hex, (int)rec.kind.n, rec.kind.p, nodeid, fpr,
 	       memcmp(rec.author, s->me, TR_PK_BYTES) ? "" : " [this node]", rec.seq, when, pos);
+	printf("source   %s\n", source == TR_SOURCE_LOCAL    ? "written here"
+	                        : source == TR_SOURCE_IMPORT ? "imported"
+	                                                     : "received from a partner");
 	printf("onward   %" PRIu64 " hop%s beyond the first partner, to: %s", rec.terms.hops,
 	       rec.terms.hops == 1 ? "" : "s", roles);
 	for (size_t i = 0; i < rec.terms.nprivate; i++)
