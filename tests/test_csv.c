@@ -366,6 +366,9 @@ static void test_columns(void)
 	CHECK_INT(tr_csv_row_line(c), 2);
 	CHECK_INT(tr_csv_field_column(c, 0), 1);
 	CHECK_INT(tr_csv_field_column(c, 1), 4); /* on line 3, where "z" is */
+	CHECK_INT(tr_csv_field_line(c, 0), 2);
+	CHECK_INT(tr_csv_field_line(c, 1), 3);
+	CHECK_INT(tr_csv_field_line(c, 2), 0);
 	CHECK_INT(next(c, row, sizeof row), 0);
 	CHECK_INT(tr_csv_field_column(c, 0), 0);
 	close_src(&s);

@@ -60,7 +60,8 @@ struct row {
 	size_t len[TR_CSV_MAX_FIELDS];
 	int is_int[TR_CSV_MAX_FIELDS];
 	int64_t ival[TR_CSV_MAX_FIELDS];
-	size_t col[TR_CSV_MAX_FIELDS];
+	size_t col[TR_CSV_MAX_FIELDS]; /* where each value starts in the file (CSV) */
+	size_t fline[TR_CSV_MAX_FIELDS];
 	size_t nrefs;
 	const char *refs[TR_MAX_REFS];
 	uint64_t hops, roles;
@@ -245,14 +246,22 @@ static uint64_t source_pos(const struct source *s)
 	return p > 0 ? (uint64_t)p : 0;
 }
 
-#define ROW_FAIL(col, ...)                                                                         \
+/* Where in the file a row went wrong; line 0 means the row's first line, col 0 none. */
+struct where {
+	size_t line, col;
+};
+
+#define ROW_FAIL_AT(l, c, ...)                                                                     \
 	do {                                                                                       \
-		*badcol = (col);                                                                   \
+		w->line = (l);                                                                     \
+		w->col = (c);                                                                      \
 		snprintf(why, whylen, __VA_ARGS__);                                                \
 		return -2;                                                                         \
 	} while (0)
+#define ROW_FAIL(c, ...) ROW_FAIL_AT(0, c, __VA_ARGS__)
+#define ROW_FAIL_FIELD(i, ...) ROW_FAIL_AT(r->fline[i], r->col[i], __VA_ARGS__)
 
-static int csv_row(struct source *s, struct row *r, char *why, size_t whylen, size_t *badcol)
+static int csv_row(struct source *s, struct row *r, char *why, size_t whylen, struct where *w)
 {
 	size_t n;
 	char *const *fields;
@@ -273,11 +282,13 @@ static int csv_row(struct source *s, struct row *r, char *why, size_t whylen, si
 		if (lens[kc]) {
 			r->kind = tr_kind_find(fields[kc], lens[kc]);
 			if (!r->kind)
-				ROW_FAIL(tr_csv_field_column(s->csv, kc), "unknown kind \"%.40s\"",
-				         fields[kc]);
+				ROW_FAIL_AT(tr_csv_field_line(s->csv, kc),
+				            tr_csv_field_column(s->csv, kc),
+				            "unknown kind \"%.40s\"", fields[kc]);
 		}
 		if (!r->kind)
-			ROW_FAIL(tr_csv_field_column(s->csv, kc), "the kind column is empty");
+			ROW_FAIL_AT(tr_csv_field_line(s->csv, kc), tr_csv_field_column(s->csv, kc),
+			            "the kind column is empty");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!s->col_name[i])
@@ -301,6 +312,7 @@ static int csv_row(struct source *s, struct row *r, char *why, size_t whylen, si
 		r->len[r->n] = len;
 		r->is_int[r->n] = 0;
 		r->col[r->n] = tr_csv_field_column(s->csv, i);
+		r->fline[r->n] = tr_csv_field_line(s->csv, i);
 		r->n++;
 	}
 	return 1;
@@ -325,7 +337,7 @@ static int read_line(struct source *s, size_t *len, char *why, size_t whylen)
 	return 1;
 }
 
-static int json_row(struct source *s, struct row *r, char *why, size_t whylen, size_t *badcol)
+static int json_row(struct source *s, struct row *r, char *why, size_t whylen, struct where *w)
 {
 	size_t len;
 	int rc;
@@ -428,6 +440,7 @@ static int json_row(struct source *s, struct row *r, char *why, size_t whylen, s
 			ROW_FAIL(0, "more than %d fields", TR_MAX_FIELDS);
 		r->name[r->n] = key;
 		r->col[r->n] = 0;
+		r->fline[r->n] = 0;
 		if (json_is_string(val)) {
 			r->text[r->n] = json_string_value(val);
 			r->len[r->n] = json_string_length(val);
@@ -444,7 +457,7 @@ static int json_row(struct source *s, struct row *r, char *why, size_t whylen, s
 }
 
 /* 1 row, 0 end, -1 the file cannot be read on (why), -2 this row is invalid (why). */
-static int source_next(struct source *s, struct row *r, char *why, size_t whylen, size_t *badcol)
+static int source_next(struct source *s, struct row *r, char *why, size_t whylen, struct where *w)
 {
 	free(r->env);
 	memset(r, 0, offsetof(struct row, name));
@@ -452,14 +465,13 @@ static int source_next(struct source *s, struct row *r, char *why, size_t whylen
 	r->env_len = 0;
 	r->nrefs = r->nprivate = 0;
 	r->hops = r->roles = 0;
-	*badcol = 0;
-	return s->fmt == FMT_CSV ? csv_row(s, r, why, whylen, badcol)
-	                         : json_row(s, r, why, whylen, badcol);
+	w->line = w->col = 0;
+	return s->fmt == FMT_CSV ? csv_row(s, r, why, whylen, w) : json_row(s, r, why, whylen, w);
 }
 
 /* Builds rec from row (names and values stay borrowed from row). -2 with why. */
 static int build(tr_cli *cli, const struct row *r, tr_record *rec, char *why, size_t whylen,
-                 size_t *badcol)
+                 struct where *w)
 {
 	tr_record_init(rec);
 	rec->kind.p = r->kind->name;
@@ -477,22 +489,23 @@ static int build(tr_cli *cli, const struct row *r, tr_record *rec, char *why, si
 			const tr_field_spec *fs =
 			    tr_kind_field(r->kind, r->name[i], strlen(r->name[i]));
 			if (!tr_kind_field_allowed(r->kind, r->name[i], strlen(r->name[i])))
-				ROW_FAIL(r->col[i], "%s records have no field \"%.40s\"",
-				         r->kind->name, r->name[i]);
+				ROW_FAIL_FIELD(i, "%s records have no field \"%.40s\"",
+				               r->kind->name, r->name[i]);
 			if (fs && fs->type != TR_FT_INT)
-				ROW_FAIL(r->col[i], "field %.40s must be text, not a number",
-				         r->name[i]);
+				ROW_FAIL_FIELD(i, "field %.40s must be text, not a number",
+				               r->name[i]);
 			if (tr_record_field(rec, r->name[i]))
-				ROW_FAIL(r->col[i], "field %.40s is given twice", r->name[i]);
+				ROW_FAIL_FIELD(i, "field %.40s is given twice", r->name[i]);
 			if (tr_record_add_int(rec, fs ? fs->name : r->name[i], r->ival[i]))
-				ROW_FAIL(r->col[i], "more than %d fields", TR_MAX_FIELDS);
+				ROW_FAIL_FIELD(i, "more than %d fields", TR_MAX_FIELDS);
 			rc = tr_field_check(fs, &rec->fields[rec->nfields - 1].value, why, whylen);
 		} else {
 			rc = tr_cli_add_field(rec, r->kind, r->name[i], r->text[i], r->len[i], why,
 			                      whylen);
 		}
 		if (rc) {
-			*badcol = r->col[i];
+			w->line = r->fline[i];
+			w->col = r->col[i];
 			return -2;
 		}
 	}
@@ -683,11 +696,11 @@ static int check_refs(struct import_run *ir, const tr_record *rec, char *why, si
 static int check_pass(struct import_run *ir, uint64_t *valid, uint64_t *invalid)
 {
 	char why[600];
-	size_t col;
+	struct where w;
 	int rc;
 	*valid = *invalid = 0;
 	progress_start(&ir->prog, "checking", ir->src.bytes);
-	while ((rc = source_next(&ir->src, &ir->row, why, sizeof(why), &col)) != 0) {
+	while ((rc = source_next(&ir->src, &ir->row, why, sizeof(why), &w)) != 0) {
 		if (rc == -1) {
 			progress(&ir->prog, *valid + *invalid, 0, 1);
 			fprintf(stderr, "%s: %s\n", ir->src.path, why);
@@ -703,18 +716,18 @@ static int check_pass(struct import_run *ir, uint64_t *valid, uint64_t *invalid)
 			 * never shown: only records this node writes must have their refs here */
 			rc = envelope_check(ir, why, sizeof(why));
 		} else if (rc == 1) {
-			rc = build(ir->cli, &ir->row, &ir->rec, why, sizeof(why), &col);
+			rc = build(ir->cli, &ir->row, &ir->rec, why, sizeof(why), &w);
 			if (!rc)
 				rc = check_refs(ir, &ir->rec, why, sizeof(why));
 		}
 		if (rc == -2) {
 			if ((*invalid)++ < MAX_REPORTED) {
-				if (col)
-					fprintf(stderr, "%s:%zu:%zu: %s\n", ir->src.path,
-					        ir->row.line, col, why);
+				size_t line = w.line ? w.line : ir->row.line;
+				if (w.col)
+					fprintf(stderr, "%s:%zu:%zu: %s\n", ir->src.path, line,
+					        w.col, why);
 				else
-					fprintf(stderr, "%s:%zu: %s\n", ir->src.path, ir->row.line,
-					        why);
+					fprintf(stderr, "%s:%zu: %s\n", ir->src.path, line, why);
 			}
 		} else {
 			(*valid)++;
@@ -757,11 +770,11 @@ static int flush(struct import_run *ir, struct batch *b, uint64_t *created, uint
 static int import_pass(struct import_run *ir, struct batch *b, uint64_t *created, uint64_t *present)
 {
 	char why[600];
-	size_t col;
+	struct where w;
 	int rc;
 	uint64_t rows = 0;
 	progress_start(&ir->prog, "importing", ir->src.bytes);
-	while ((rc = source_next(&ir->src, &ir->row, why, sizeof(why), &col)) != 0) {
+	while ((rc = source_next(&ir->src, &ir->row, why, sizeof(why), &w)) != 0) {
 		if (rc == -1)
 			return tr_cli_error("%s: %s (the file changed while importing?)",
 			                    ir->src.path, why);
@@ -773,8 +786,10 @@ static int import_pass(struct import_run *ir, struct batch *b, uint64_t *created
 			b->env_lens[b->n] = ir->row.env_len;
 			ir->row.env = NULL;
 		} else {
-			if (build(ir->cli, &ir->row, rec, why, sizeof(why), &col) != 0)
-				continue; /* invalid: reported in pass 1 */
+			/* rows found invalid in pass 1 are skipped (reported there) */
+			if (build(ir->cli, &ir->row, rec, why, sizeof(why), &w) != 0 ||
+			    check_refs(ir, rec, why, sizeof(why)) != 0)
+				continue;
 			b->envs[b->n] = NULL;
 			keep(b, rec);
 		}

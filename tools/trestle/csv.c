@@ -56,6 +56,7 @@ struct tr_csv {
 	size_t *offs;       /* field i starts at row + offs[i] */
 	size_t *lens;       /* field i is lens[i] bytes long (set when it ends) */
 	size_t *cols;       /* column where field i started */
+	size_t *flines;     /* line where field i started (quoted fields span lines) */
 	char **ptrs;        /* row + offs[i], set when the row is complete */
 	char err[192];      /* last error message, "" if none */
 	unsigned char buf[TR_CSV_CHUNK];
@@ -207,7 +208,7 @@ static int append(tr_csv *c, int ch)
 static int grow_fields(tr_csv *c)
 {
 	size_t cap = c->fields_cap ? c->fields_cap * 2 : 16;
-	size_t *offs, *lens, *cols;
+	size_t *offs, *lens, *cols, *flines;
 	char **ptrs;
 
 	if (cap > TR_CSV_MAX_FIELDS)
@@ -225,6 +226,10 @@ static int grow_fields(tr_csv *c)
 	if (!cols)
 		goto oom;
 	c->cols = cols;
+	flines = realloc(c->flines, cap * sizeof *flines);
+	if (!flines)
+		goto oom;
+	c->flines = flines;
 	ptrs = realloc(c->ptrs, cap * sizeof *ptrs);
 	if (!ptrs)
 		goto oom;
@@ -246,6 +251,7 @@ static int start_field(tr_csv *c)
 		return -1;
 	c->offs[c->nfields] = c->row_len;
 	c->cols[c->nfields] = c->col;
+	c->flines[c->nfields] = c->line;
 	c->field_line = c->line;
 	c->nfields++;
 	return 0;
@@ -434,6 +440,7 @@ void tr_csv_destroy(tr_csv **c)
 	free((*c)->offs);
 	free((*c)->lens);
 	free((*c)->cols);
+	free((*c)->flines);
 	free((*c)->ptrs);
 	free(*c);
 	*c = NULL;
@@ -485,6 +492,13 @@ size_t tr_csv_field_column(const tr_csv *c, size_t i)
 	if (!c || i >= c->nfields)
 		return 0;
 	return c->cols[i];
+}
+
+size_t tr_csv_field_line(const tr_csv *c, size_t i)
+{
+	if (!c || i >= c->nfields)
+		return 0;
+	return c->flines[i];
 }
 
 uint64_t tr_csv_bytes_read(const tr_csv *c)

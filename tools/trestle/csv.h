@@ -75,6 +75,9 @@ size_t tr_csv_row_line(const tr_csv *c);
  * started: its opening quote if quoted, else its first byte (or where it would be, if empty).
  * 0 if i is not a field of the last row (or the last call did not return 1). */
 size_t tr_csv_field_column(const tr_csv *c, size_t i);
+/* The 1-based line on which field i of the last row started: later than the row's line
+ * when an earlier quoted field held a line break. 0 when there is no such field. */
+size_t tr_csv_field_line(const tr_csv *c, size_t i);
 
 /* Bytes of the input consumed by the parser so far (the BOM included), for progress
  * reporting. After a row is returned, this is the offset just past that row's line ending
