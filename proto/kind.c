@@ -297,6 +297,10 @@ int tr_kind_validate(const tr_record *rec, char *why, size_t whylen)
 				return rc;
 		}
 	}
+	for (size_t i = 0; i < rec->nrefs; i++)
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(rec->refs[i], rec->refs[j], TR_ID_BYTES) == 0)
+				FAIL("the same record is referred to twice");
 	for (size_t i = 0; i < rec->terms.nprivate; i++) {
 		tr_str p = rec->terms.private_fields[i];
 		if (!tr_kind_field_allowed(k, p.p, p.n))

@@ -73,6 +73,20 @@ void tr_cli_close(tr_cli *cli)
 	tr_key_destroy(&cli->key);
 }
 
+const char *tr_cli_write_hint(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return " (the disk is full)";
+	case EFBIG:
+		return " (the file size limit is reached: the disk is full for this process)";
+	case EIO:
+		return " (a write did not complete: the disk may be full, or failing)";
+	}
+	return "";
+}
+
 struct audit_ctx {
 	const char *action, *detail;
 };

@@ -54,6 +54,10 @@ const char *tr_cli_path(tr_cli *cli, const char *name);
 /* Appends an entry to the store's audit log in a transaction of its own. */
 int tr_cli_audit(tr_cli *cli, const char *action, const char *detail);
 
+/* What a failed write most likely means for a person: " (the disk is full)" and the
+ * like, or "". LMDB reports a write that only partly fitted as EIO. */
+const char *tr_cli_write_hint(int err);
+
 /* "trestle: error: ..." on stderr. Returns TR_EXIT_ERROR. */
 int tr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

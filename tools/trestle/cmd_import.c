@@ -568,6 +568,7 @@ static int batch_fn(tr_txn *t, void *ctx)
 {
 	struct batch *b = ctx;
 	b->created = b->present = 0;
+	b->bad_line = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		int rc;
 		if (b->envs[i]) {
@@ -746,12 +747,12 @@ static int flush(struct import_run *ir, struct batch *b, uint64_t *created, uint
 		return 0;
 	int rc = tr_store_write(ir->cli->store, batch_fn, b);
 	if (rc) {
-		if (rc == TR_EREF || rc == TR_ESCHEMA)
+		if ((rc == TR_EREF || rc == TR_ESCHEMA) && b->bad_line)
 			tr_cli_error("%s:%zu: %s", ir->src.path, b->bad_line, b->why);
 		else
-			tr_cli_error("%s:%zu: the batch from line %zu was not stored: %s%s",
-			             ir->src.path, b->bad_line, b->lines[0], tr_strerror(rc),
-			             rc == ENOSPC || rc == EFBIG ? " (the disk is full)" : "");
+			tr_cli_error("%s: the rows of lines %zu to %zu were not stored: %s%s",
+			             ir->src.path, b->lines[0], b->lines[b->n - 1], tr_strerror(rc),
+			             tr_cli_write_hint(rc));
 		fprintf(stderr,
 		        "trestle: %" PRIu64
 		        " records were imported before this and are kept; to go "

@@ -170,7 +170,8 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 		if (wrc == TR_ESCHEMA || wrc == TR_EREF)
 			rc = tr_cli_error("%s", c.why);
 		else if (wrc)
-			rc = tr_cli_error("the record was not stored: %s", tr_strerror(wrc));
+			rc = tr_cli_error("the record was not stored: %s%s", tr_strerror(wrc),
+			                  tr_cli_write_hint(wrc));
 		else if (json) {
 			tr_record got;
 			if (tr_record_decode(tr_mpw_data(&c.env), tr_mpw_size(&c.env), &got) == 0) {
