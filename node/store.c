@@ -1017,3 +1017,203 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 			return map_err(rc);
 	return 0;
 }
+
+/* ---- partners ---- */
+
+int tr_partner_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > TR_PARTNER_NAME_MAX || name[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int partner_encode(const tr_partner *p, tr_mpw *w)
+{
+	tr_mpw_array(w, 7);
+	tr_mpw_uint(w, 1); /* version of this value's layout */
+	tr_mpw_str(w, p->name, strlen(p->name));
+	tr_mpw_uint(w, (uint64_t)p->relation);
+	tr_mpw_str(w, p->endpoint, strlen(p->endpoint));
+	tr_mpw_uint(w, p->suspended ? 1 : 0);
+	tr_mpw_uint(w, p->index);
+	tr_mpw_uint(w, p->added_ms);
+	return tr_mpw_error(w);
+}
+
+static int partner_decode(const MDB_val *k, const MDB_val *v, tr_partner *p)
+{
+	tr_mpr r;
+	size_t n;
+	uint64_t version, relation, suspended, index;
+	tr_str name, endpoint;
+	if (k->mv_size != TR_PK_BYTES)
+		return TR_ECORRUPT;
+	tr_mpr_init(&r, v->mv_data, v->mv_size);
+	if (tr_mpr_array(&r, &n, 16) || n != 7 || tr_mpr_uint(&r, &version) || version != 1 ||
+	    tr_mpr_str(&r, &name, TR_PARTNER_NAME_MAX) || tr_mpr_uint(&r, &relation) ||
+	    tr_mpr_str(&r, &endpoint, TR_ENDPOINT_MAX) || tr_mpr_uint(&r, &suspended) ||
+	    tr_mpr_uint(&r, &index) || index > UINT32_MAX || tr_mpr_uint(&r, &p->added_ms) ||
+	    tr_mpr_done(&r))
+		return TR_ECORRUPT;
+	memcpy(p->id, k->mv_data, TR_PK_BYTES);
+	memcpy(p->name, name.p, name.n);
+	p->name[name.n] = '\0';
+	memcpy(p->endpoint, endpoint.p, endpoint.n);
+	p->endpoint[endpoint.n] = '\0';
+	p->relation = (int)relation;
+	p->suspended = suspended != 0;
+	p->index = (uint32_t)index;
+	return 0;
+}
+
+struct partner_list {
+	tr_partner *v;
+	size_t n, cap;
+};
+
+static int partner_load_all(tr_txn *t, struct partner_list *l)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_PARTNERS], &c);
+	if (rc)
+		return rc;
+	l->v = NULL;
+	l->n = l->cap = 0;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 16;
+			tr_partner *nv = realloc(l->v, cap * sizeof(*nv));
+			if (!nv) {
+				rc = ENOMEM;
+				break;
+			}
+			l->v = nv;
+			l->cap = cap;
+		}
+		if ((rc = partner_decode(&k, &v, &l->v[l->n])) != 0)
+			break;
+		l->n++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	free(l->v);
+	l->v = NULL;
+	return rc;
+}
+
+int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
+{
+	if (!tr_partner_name_valid(p->name) ||
+	    (p->relation != TR_REL_UPSTREAM && p->relation != TR_REL_DOWNSTREAM) ||
+	    strlen(p->endpoint) > TR_ENDPOINT_MAX)
+		return TR_EINVAL;
+	struct partner_list l;
+	int rc = partner_load_all(t, &l);
+	if (rc)
+		return map_err(rc);
+	const tr_partner *old = NULL;
+	uint32_t max_index = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.v[i].index > max_index)
+			max_index = l.v[i].index;
+		if (!memcmp(l.v[i].id, p->id, TR_PK_BYTES))
+			old = &l.v[i];
+		else if (!strcmp(l.v[i].name, p->name))
+			rc = TR_EEXIST; /* the name belongs to another partner */
+	}
+	if (!rc && old && !replace)
+		rc = TR_EEXIST;
+	if (!rc && !old && replace)
+		rc = TR_ENOTFOUND;
+	if (!rc) {
+		MDB_val v;
+		/* indexes are never reused: a removed partner's records keep their source */
+		if (old) {
+			p->index = old->index;
+			p->added_ms = old->added_ms;
+		} else {
+			uint64_t next = max_index + 1;
+			if (meta_get(t->s, t->txn, "partner_next", &v) == 0 && v.mv_size == 8 &&
+			    get_be64(v.mv_data) > next)
+				next = get_be64(v.mv_data);
+			if (next >= TR_SOURCE_IMPORT)
+				rc = TR_ETOOBIG;
+			p->index = (uint32_t)next;
+			uint8_t nb[8];
+			put_be64(nb, next + 1);
+			if (!rc)
+				rc = meta_put(t->s, t->txn, "partner_next", nb, 8);
+		}
+	}
+	free(l.v);
+	if (rc)
+		return rc;
+	tr_mpw w;
+	tr_mpw_init(&w);
+	rc = partner_encode(p, &w);
+	if (!rc) {
+		MDB_val k = {TR_PK_BYTES, p->id}, v = {tr_mpw_size(&w), (void *)tr_mpw_data(&w)};
+		rc = mdb_put(t->txn, t->s->dbi[DB_PARTNERS], &k, &v, 0);
+	}
+	tr_mpw_release(&w);
+	return rc;
+}
+
+int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p)
+{
+	uint8_t id[TR_PK_BYTES];
+	MDB_val k = {TR_PK_BYTES, id}, v;
+	if (tr_nodeid_parse(name_or_id, id) == 0) {
+		int rc = mdb_get(t->txn, t->s->dbi[DB_PARTNERS], &k, &v);
+		if (rc)
+			return map_err(rc);
+		return partner_decode(&k, &v, p);
+	}
+	struct partner_list l;
+	int rc = partner_load_all(t, &l);
+	if (rc)
+		return map_err(rc);
+	rc = TR_ENOTFOUND;
+	for (size_t i = 0; i < l.n && rc; i++)
+		if (!strcmp(l.v[i].name, name_or_id)) {
+			*p = l.v[i];
+			rc = 0;
+		}
+	free(l.v);
+	return rc;
+}
+
+int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES])
+{
+	MDB_val k = {TR_PK_BYTES, (void *)id};
+	return map_err(mdb_del(t->txn, t->s->dbi[DB_PARTNERS], &k, NULL));
+}
+
+static int partner_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const tr_partner *)a)->name, ((const tr_partner *)b)->name);
+}
+
+int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), void *ctx)
+{
+	struct partner_list l;
+	int rc = partner_load_all(t, &l);
+	if (rc)
+		return map_err(rc);
+	qsort(l.v, l.n, sizeof(*l.v), partner_name_cmp);
+	for (size_t i = 0; i < l.n && !rc; i++)
+		rc = cb(ctx, &l.v[i]);
+	free(l.v);
+	return rc;
+}

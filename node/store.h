@@ -114,6 +114,39 @@ typedef struct tr_hit {
  * cb returns 0 to go on, anything else to stop (that value is returned). */
 int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit *h), void *ctx);
 
+/* ---- partners ---- */
+
+#define TR_PARTNER_NAME_MAX 64
+#define TR_ENDPOINT_MAX 255
+
+enum { TR_REL_UPSTREAM = 1, TR_REL_DOWNSTREAM = 2 };
+
+/* A node this node has paired with. Names are local; the id (public key) is the
+ * identity. index numbers the partner in the arrival log's source field (from 1, never
+ * reused). */
+typedef struct tr_partner {
+	uint8_t id[TR_PK_BYTES];
+	char name[TR_PARTNER_NAME_MAX + 1];
+	int relation;                       /* TR_REL_* */
+	char endpoint[TR_ENDPOINT_MAX + 1]; /* "" when this node does not dial it */
+	int suspended;
+	uint32_t index;
+	uint64_t added_ms;
+} tr_partner;
+
+/* 1 if name is a valid partner name: 1 to 64 of [A-Za-z0-9._-], not starting with '-'. */
+int tr_partner_name_valid(const char *name);
+/* Adds a new partner (p->index is assigned) or, with replace, updates an existing one
+ * (same id; its index is kept). TR_EEXIST if the id is already a partner (without
+ * replace) or the name is taken by another partner; TR_EINVAL for a bad name, relation
+ * or endpoint. */
+int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace);
+/* A partner by exact name, or by node id text. TR_ENOTFOUND. */
+int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p);
+int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES]);
+/* Calls cb for each partner, in name order. cb returns non-zero to stop. */
+int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), void *ctx);
+
 /* Appends to the audit log: what an admin did. */
 int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *detail);
 typedef struct tr_audit_entry {

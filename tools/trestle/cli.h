@@ -89,6 +89,7 @@ int cmd_verify(tr_cli *cli, int argc, char **argv);
 int cmd_backup(tr_cli *cli, int argc, char **argv);
 int cmd_audit(tr_cli *cli, int argc, char **argv);
 int cmd_kinds(tr_cli *cli, int argc, char **argv);
+int cmd_partner(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */
 

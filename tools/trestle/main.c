@@ -26,6 +26,7 @@ static const struct command {
     {"backup", cmd_backup, "write a consistent hot copy of the store"},
     {"audit", cmd_audit, "show the audit log of admin actions"},
     {"kinds", cmd_kinds, "list record kinds and their fields"},
+    {"partner", cmd_partner, "pair with partner nodes: add, list, show, suspend, resume, remove"},
 };
 
 static void usage(FILE *out)
