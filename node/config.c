@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "mp.h"
 #include "banned.h"
 
 static int check_role(const char *v)
@@ -18,7 +19,7 @@ static int check_role(const char *v)
 
 static int check_name(const char *v)
 {
-	if (!*v)
+	if (!*v || !tr_utf8_valid(v, strlen(v)))
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)

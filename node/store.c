@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 #include <sodium.h>
@@ -55,6 +57,7 @@ static const struct {
 struct tr_store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
+	uint8_t node[TR_PK_BYTES]; /* this node's key, from meta */
 	char path[4096];
 	char detail[4096 + 512];
 };
@@ -225,9 +228,10 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 		         s->path, buf, TR_STORE_SCHEMA);
 		return TR_ESTORE;
 	}
+	if (meta_get(s, txn, "node", &v) || v.mv_size != TR_PK_BYTES)
+		return TR_ESTORE;
+	memcpy(s->node, v.mv_data, TR_PK_BYTES);
 	if (node) {
-		if (meta_get(s, txn, "node", &v) || v.mv_size != TR_PK_BYTES)
-			return TR_ESTORE;
 		if (memcmp(v.mv_data, node, TR_PK_BYTES) != 0) {
 			detail(s, "%s belongs to another node key than this node's key file",
 			       s->path);
@@ -260,6 +264,7 @@ static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
 		rc = meta_put(s, txn, "schema", schema, 8);
 	if (!rc)
 		rc = meta_put(s, txn, "node", node, TR_PK_BYTES);
+	memcpy(s->node, node, TR_PK_BYTES);
 	if (!rc)
 		rc = meta_put(s, txn, "seq", seq, 8);
 	return rc;
@@ -425,7 +430,21 @@ int tr_store_read(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx)
 
 int tr_store_backup(tr_store *s, const char *dir)
 {
-	return map_err(mdb_env_copy2(s->env, dir, MDB_CP_COMPACT));
+	char file[4200];
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	/* our own descriptor: the copy is private (0600) from its first byte, and an
+	 * existing file is never overwritten */
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? TR_EEXIST : errno;
+	int rc = map_err(mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT));
+	if (!rc && fsync(fd) != 0)
+		rc = errno;
+	if (close(fd) != 0 && !rc)
+		rc = errno;
+	if (rc)
+		unlink(file);
+	return rc;
 }
 
 int tr_store_size(tr_store *s, uint64_t *bytes)
@@ -474,16 +493,35 @@ static int index_put(tr_txn *t, int db, const void *key, size_t klen, const uint
 	return mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NODUPDATA);
 }
 
+static int load_seq(tr_txn *t);
+
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
                int *added)
 {
 	MDB_val k = {TR_ID_BYTES, (void *)rec->id}, v;
+	char why[8];
 	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
 	*added = 0;
 	if (rc == 0)
 		return 0; /* idempotent: the record is already here */
 	if (rc != MDB_NOTFOUND)
 		return rc;
+	/* the store holds only records valid for their kind, whoever checked before */
+	if (tr_kind_validate(rec, why, sizeof(why)) != 0)
+		return TR_ESCHEMA;
+	/* one of this node's own records coming back (a restore, an import of an export):
+	 * the next record this node writes must not reuse its sequence number */
+	if (!memcmp(rec->author, t->s->node, TR_PK_BYTES)) {
+		if (!t->next_seq && (rc = load_seq(t)) != 0)
+			return rc;
+		if (rec->seq >= t->next_seq) {
+			uint8_t seqb[8];
+			put_be64(seqb, rec->seq);
+			if ((rc = meta_put(t->s, t->txn, "seq", seqb, 8)) != 0)
+				return rc;
+			t->next_seq = rec->seq + 1;
+		}
+	}
 	uint64_t pos;
 	uint8_t posb[8];
 	if ((rc = next_pos(t, &pos)) != 0)
@@ -829,12 +867,33 @@ int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *det
 		seq = get_be64(k.mv_data) + 1;
 	else if (rc && rc != MDB_NOTFOUND)
 		return rc;
+	/* details carry names from outside (file names, directories): bytes that are not
+	 * UTF-8 are written as \xNN so that the log stays readable */
+	size_t dn = strlen(detail_);
+	char *clean = malloc(4 * dn + 1);
+	if (!clean)
+		return ENOMEM;
+	size_t o = 0;
+	for (size_t i = 0; i < dn;) {
+		size_t n = 1;
+		while (n <= 4 && i + n <= dn && !tr_utf8_valid(detail_ + i, n))
+			n++;
+		if (n <= 4 && i + n <= dn) {
+			memcpy(clean + o, detail_ + i, n);
+			o += n;
+			i += n;
+		} else {
+			o += (size_t)snprintf(clean + o, 5, "\\x%02x", (unsigned char)detail_[i]);
+			i++;
+		}
+	}
 	tr_mpw w;
 	tr_mpw_init(&w);
 	tr_mpw_array(&w, 3);
 	tr_mpw_uint(&w, now_ms);
 	tr_mpw_str(&w, action, strlen(action));
-	tr_mpw_str(&w, detail_, strlen(detail_));
+	tr_mpw_str(&w, clean, o);
+	free(clean);
 	rc = tr_mpw_error(&w);
 	if (!rc) {
 		uint8_t kb[8];
@@ -876,6 +935,19 @@ int tr_txn_audit_scan(tr_txn *t, int (*cb)(void *ctx, const tr_audit_entry *e), 
 }
 
 /* ---- consistency check ---- */
+
+struct partner_list {
+	tr_partner *v;
+	size_t n, cap;
+};
+static int partner_load_all(tr_txn *t, struct partner_list *l);
+
+static int audit_ok(void *ctx, const tr_audit_entry *e)
+{
+	(void)ctx;
+	(void)e;
+	return 0;
+}
 
 #define PROBLEM(...)                                                                               \
 	do {                                                                                       \
@@ -1015,6 +1087,16 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 	for (int db = DB_KIND; db <= DB_PRODUCT; db++)
 		if ((rc = check_index(t, db, cb, ctx)) != 0)
 			return map_err(rc);
+	/* the admin's tables must read back too */
+	if (tr_txn_audit_scan(t, audit_ok, NULL) == TR_ECORRUPT)
+		PROBLEM("the audit log has an entry that cannot be read");
+	struct partner_list l;
+	rc = partner_load_all(t, &l);
+	if (rc == TR_ECORRUPT)
+		PROBLEM("the partner table has an entry that cannot be read");
+	else if (rc)
+		return map_err(rc);
+	free(l.v);
 	return 0;
 }
 
@@ -1023,8 +1105,11 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 int tr_partner_name_valid(const char *name)
 {
 	size_t n = strlen(name);
+	uint8_t id[TR_PK_BYTES];
 	if (n == 0 || n > TR_PARTNER_NAME_MAX || name[0] == '-')
 		return 0;
+	if (tr_nodeid_parse(name, id) == 0)
+		return 0; /* `partner remove NAME` must never mean another partner's id */
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -1073,11 +1158,6 @@ static int partner_decode(const MDB_val *k, const MDB_val *v, tr_partner *p)
 	return 0;
 }
 
-struct partner_list {
-	tr_partner *v;
-	size_t n, cap;
-};
-
 static int partner_load_all(tr_txn *t, struct partner_list *l)
 {
 	MDB_cursor *c;
@@ -1118,15 +1198,15 @@ int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
 	    (p->relation != TR_REL_UPSTREAM && p->relation != TR_REL_DOWNSTREAM) ||
 	    strlen(p->endpoint) > TR_ENDPOINT_MAX)
 		return TR_EINVAL;
+	for (const char *e = p->endpoint; *e; e++)
+		if (*e <= ' ' || *e > '~')
+			return TR_EINVAL;
 	struct partner_list l;
 	int rc = partner_load_all(t, &l);
 	if (rc)
 		return map_err(rc);
 	const tr_partner *old = NULL;
-	uint32_t max_index = 0;
 	for (size_t i = 0; i < l.n; i++) {
-		if (l.v[i].index > max_index)
-			max_index = l.v[i].index;
 		if (!memcmp(l.v[i].id, p->id, TR_PK_BYTES))
 			old = &l.v[i];
 		else if (!strcmp(l.v[i].name, p->name))
@@ -1143,9 +1223,8 @@ int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
 			p->index = old->index;
 			p->added_ms = old->added_ms;
 		} else {
-			uint64_t next = max_index + 1;
-			if (meta_get(t->s, t->txn, "partner_next", &v) == 0 && v.mv_size == 8 &&
-			    get_be64(v.mv_data) > next)
+			uint64_t next = 1;
+			if (meta_get(t->s, t->txn, "partner_next", &v) == 0 && v.mv_size == 8)
 				next = get_be64(v.mv_data);
 			if (next >= TR_SOURCE_IMPORT)
 				rc = TR_ETOOBIG;

@@ -55,8 +55,9 @@ const char *tr_store_detail(const tr_store *s);
 int tr_store_write(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx);
 int tr_store_read(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx);
 
-/* Hot copy of the whole store (consistent, while others read and write) into the
- * directory dir, which must exist and hold no store. Compacts free pages away. */
+/* Hot copy of the whole store (consistent, while others read and write) into
+ * dir/data.mdb, created with mode 0600; dir must exist and hold no store (TR_EEXIST).
+ * Compacts free pages away. A failed copy is removed. */
 int tr_store_backup(tr_store *s, const char *dir);
 /* Bytes in use by the store's data file. */
 int tr_store_size(tr_store *s, uint64_t *bytes);
@@ -79,7 +80,8 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 
 /* Stores a record that was decoded and verified from env (tr_record_open). Stores it
  * as given (withheld fields stay withheld). *added is 0 if the id was already there:
- * adding is idempotent. */
+ * adding is idempotent. A record invalid for its kind is refused (TR_ESCHEMA). One of
+ * this node's own records moves the node's sequence number past it. */
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
                int *added);
 

@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,24 @@ const char *tr_cli_path(tr_cli *cli, const char *name)
 	return cli->path_buf;
 }
 
+/* LMDB trusts its pages: a store file truncated under our feet (SIGBUS) or a damaged
+ * B-tree page (SIGSEGV inside LMDB) faults on access through its map, and LMDB has no
+ * checksums to catch that first. Once a store is open, say plainly what most likely
+ * happened instead of dying without a word. Only async-signal-safe calls here. */
+static void on_store_fault(int sig)
+{
+	static const char bus[] = "trestle: error: the store file could not be read (it was "
+	                          "truncated while in use); restore it from a backup\n";
+	static const char segv[] = "trestle: error: reading the store crashed: its file is most "
+	                           "likely damaged; restore it from a backup (`trestle backup` "
+	                           "makes them). If the store verifies elsewhere, this is a bug in "
+	                           "trestle: please report it.\n";
+	ssize_t w =
+	    sig == SIGBUS ? write(2, bus, sizeof(bus) - 1) : write(2, segv, sizeof(segv) - 1);
+	(void)w;
+	_exit(TR_EXIT_ERROR);
+}
+
 int tr_cli_open(tr_cli *cli)
 {
 	char why[4600] = "";
@@ -53,6 +73,8 @@ int tr_cli_open(tr_cli *cli)
 		tr_store_close(&cli->store);
 		return TR_EXIT_ERROR;
 	}
+	signal(SIGBUS, on_store_fault);
+	signal(SIGSEGV, on_store_fault);
 	return 0;
 }
 

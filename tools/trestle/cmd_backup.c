@@ -40,14 +40,11 @@ int cmd_backup(tr_cli *cli, int argc, char **argv)
 	if ((rc = tr_cli_open(cli)) != 0)
 		return rc;
 	rc = tr_store_backup(cli->store, dir);
-	if (rc) {
-		unlink(dbp);
-		return tr_cli_error("backup to %s failed: %s", dir, tr_strerror(rc));
-	}
+	if (rc)
+		return tr_cli_error("backup to %s failed: %s%s", dir, tr_strerror(rc),
+		                    tr_cli_write_hint(rc));
 	if (stat(dbp, &st) != 0)
 		return tr_cli_error("backup to %s failed: the copy is missing", dir);
-	if (chmod(dbp, 0600) != 0) /* as private as the store it copies */
-		return tr_cli_error("cannot make %s private: %s", dbp, strerror(errno));
 	char detail[4300];
 	snprintf(detail, sizeof(detail), "to %s", dir);
 	if ((rc = tr_cli_audit(cli, "backup", detail)) != 0)

@@ -2,6 +2,8 @@
  * so that `trestle import` of the output stores the very same records (same ids,
  * same signatures) on any node. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,9 +63,15 @@ int cmd_export(tr_cli *cli, int argc, char **argv)
 	char tmp[4200];
 	if (output) {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", output);
-		e.out = fopen(tmp, "w");
-		if (!e.out)
-			return tr_cli_error("cannot write %s: %s", tmp, strerror(errno));
+		/* private from the first byte (records hold what firms keep to themselves), and
+		 * never through a symlink someone left at FILE.tmp */
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || fchmod(fd, 0600) != 0 || !(e.out = fdopen(fd, "w"))) {
+			int err = errno;
+			if (fd >= 0)
+				close(fd);
+			return tr_cli_error("cannot write %s: %s", tmp, strerror(err));
+		}
 	}
 	rc = tr_store_read(cli->store, export_fn, &e);
 	if (output) {

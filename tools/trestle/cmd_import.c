@@ -110,6 +110,25 @@ static void normalize(const char *in, char *out, size_t n)
 	out[o] = '\0';
 }
 
+/* A custom field name made from a header: what --map 'Header=x_...' could say. */
+static void custom_name(const char *norm, char *out, size_t n)
+{
+	size_t o = snprintf(out, n, "x_") > 0 ? 2 : 0;
+	for (const char *p = norm; *p && o + 1 < n && o < TR_MAX_NAME; p++) {
+		char c = *p;
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (ok)
+			out[o++] = c;
+		else if (out[o - 1] != '_')
+			out[o++] = '_';
+	}
+	while (o > 2 && out[o - 1] == '_')
+		o--;
+	if (o == 2)
+		out[o++] = 'f';
+	out[o] = '\0';
+}
+
 static int field_in_any_kind(const char *name)
 {
 	for (const tr_kind_spec *k = tr_kinds; k->name; k++)
@@ -171,17 +190,17 @@ static int csv_header(struct source *s, const tr_strlist *maps)
 		int known = s->kind ? tr_kind_field(s->kind, target, tl) != NULL
 		                    : field_in_any_kind(target);
 		if (!known && !custom) {
+			char suggest[TR_MAX_NAME + 1];
+			custom_name(norm, suggest, sizeof(suggest));
 			if (bad++ < MAX_REPORTED)
 				fprintf(
 				    stderr,
-				    "%s:1:%zu: column \"%s\" is not a field of %s (custom fields "
-				    "are x_ "
-				    "then lower-case letters, digits and _); map it with "
-				    "--map '%s=FIELD', keep it with --map '%s=x_%s', or drop it "
-				    "with --map '%s='\n",
+				    "%s:1:%zu: column \"%s\" is not a field of %s; map it with "
+				    "--map '%s=FIELD', keep it with --map '%s=%s', or drop it with "
+				    "--map '%s='\n",
 				    s->path, tr_csv_field_column(s->csv, i), fields[i],
 				    s->kind ? s->kind->name : "any kind", fields[i], fields[i],
-				    norm, fields[i]);
+				    suggest, fields[i]);
 			continue;
 		}
 		if (tl > TR_MAX_NAME) {
@@ -319,40 +338,52 @@ static int csv_row(struct source *s, struct row *r, char *why, size_t whylen, st
 }
 
 /* Reads one line into s->line; -1 with why if it is longer than the cap. */
-static int read_line(struct source *s, size_t *len, char *why, size_t whylen)
+static int read_line(struct source *s, size_t *len, size_t *nul_col, char *why, size_t whylen)
 {
-	if (!fgets(s->line, JSON_LINE_MAX + 2, s->f)) {
-		if (ferror(s->f)) {
-			snprintf(why, whylen, "read error: %s", strerror(errno));
+	/* byte by byte: a NUL or an overlong line must not fool a strlen */
+	size_t n = 0;
+	int c;
+	*nul_col = 0;
+	while ((c = getc_unlocked(s->f)) != EOF && c != '\n') {
+		if (n == JSON_LINE_MAX) {
+			snprintf(why, whylen, "line %zu: longer than %u bytes", s->lineno + 1,
+			         JSON_LINE_MAX);
 			return -1;
 		}
-		return 0;
+		if (c == 0 && !*nul_col)
+			*nul_col = n + 1;
+		s->line[n++] = (char)c;
 	}
-	s->lineno++;
-	*len = strlen(s->line);
-	if (*len > JSON_LINE_MAX || (s->line[*len - 1] != '\n' && !feof(s->f))) {
-		snprintf(why, whylen, "line %zu: longer than %u bytes", s->lineno, JSON_LINE_MAX);
+	if (c == EOF && ferror(s->f)) {
+		snprintf(why, whylen, "read error: %s", strerror(errno));
 		return -1;
 	}
+	if (c == EOF && n == 0)
+		return 0;
+	s->lineno++;
+	s->line[n] = '\0';
+	*len = n;
 	return 1;
 }
 
 static int json_row(struct source *s, struct row *r, char *why, size_t whylen, struct where *w)
 {
-	size_t len;
+	size_t len, nul_col;
 	int rc;
 	if (s->obj) {
 		json_decref(s->obj);
 		s->obj = NULL;
 	}
 	do {
-		rc = read_line(s, &len, why, whylen);
+		rc = read_line(s, &len, &nul_col, why, whylen);
 		if (rc <= 0)
 			return rc;
-		while (len && (s->line[len - 1] == '\n' || s->line[len - 1] == '\r'))
+		if (len && s->line[len - 1] == '\r')
 			len--;
-	} while (len == 0 || strspn(s->line, " \t") == len);
+	} while (!nul_col && (len == 0 || strspn(s->line, " \t") == len));
 	r->line = s->lineno;
+	if (nul_col)
+		ROW_FAIL(nul_col, "NUL byte in the line");
 	json_error_t err;
 	s->obj = json_loadb(s->line, len, JSON_REJECT_DUPLICATES, &err);
 	if (!s->obj)
@@ -578,6 +609,9 @@ static int batch_fn(tr_txn *t, void *ctx)
 				return rc;
 			rc = tr_txn_add(t, b->envs[i], b->env_lens[i], rec, TR_SOURCE_IMPORT,
 			                &added);
+			if (rc == TR_ESCHEMA)
+				snprintf(b->why, sizeof(b->why),
+				         "the signed record is not valid for its kind");
 			b->created += added;
 			b->present += !added;
 		} else {
@@ -768,7 +802,8 @@ static int flush(struct import_run *ir, struct batch *b, uint64_t *created, uint
 }
 
 /* Pass 2. */
-static int import_pass(struct import_run *ir, struct batch *b, uint64_t *created, uint64_t *present)
+static int import_pass(struct import_run *ir, struct batch *b, uint64_t expect, uint64_t *created,
+                       uint64_t *present)
 {
 	char why[600];
 	struct where w;
@@ -804,6 +839,11 @@ static int import_pass(struct import_run *ir, struct batch *b, uint64_t *created
 	}
 	rc = flush(ir, b, created, present);
 	progress(&ir->prog, rows, 0, 1);
+	if (!rc && rows != expect)
+		return tr_cli_error("%s changed while it was imported: %" PRIu64
+		                    " rows were checked valid but %" PRIu64
+		                    " were stored; see them with `trestle record list`",
+		                    ir->src.path, expect, rows);
 	return rc;
 }
 
@@ -894,7 +934,7 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 		goto done;
 	}
 	tr_mpw_init(&b.scratch);
-	rc = import_pass(&ir, &b, &created, &present);
+	rc = import_pass(&ir, &b, valid, &created, &present);
 	batch_clear(&b);
 	tr_mpw_release(&b.scratch);
 	free(b.buf);

@@ -88,8 +88,11 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 	else
 		return tr_opt_usage_error(&add_help, "--relation must be upstream or downstream");
 	if (endpoint) {
+		int printable = 1;
+		for (const char *e = endpoint; *e; e++)
+			printable &= *e > ' ' && *e <= '~';
 		if (strncmp(endpoint, "tcp://", 6) != 0 || strlen(endpoint) > TR_ENDPOINT_MAX ||
-		    !strchr(endpoint + 6, ':'))
+		    !strchr(endpoint + 6, ':') || !printable)
 			return tr_opt_usage_error(&add_help, "--endpoint must be tcp://HOST:PORT");
 		snprintf(p.endpoint, sizeof(p.endpoint), "%s", endpoint);
 	}

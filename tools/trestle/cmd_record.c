@@ -110,8 +110,11 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 	char privbuf[1024];
 	if (private_) {
 		snprintf(privbuf, sizeof(privbuf), "%s", private_);
-		for (char *p = privbuf; *p && rec.terms.nprivate < TR_MAX_FIELDS;) {
+		for (char *p = privbuf; *p;) {
 			size_t n = strcspn(p, ",");
+			if (n && rec.terms.nprivate == TR_MAX_FIELDS)
+				return tr_opt_usage_error(
+				    &create_help, "--private: at most %d fields", TR_MAX_FIELDS);
 			if (n) {
 				rec.terms.private_fields[rec.terms.nprivate].p = p;
 				rec.terms.private_fields[rec.terms.nprivate++].n = n;

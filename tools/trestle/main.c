@@ -43,24 +43,6 @@ static void usage(FILE *out)
 	             "4 verify found problems, 5 invalid input (nothing imported).\n");
 }
 
-/* LMDB trusts its pages: a store file truncated under our feet (SIGBUS) or a damaged
- * B-tree page (SIGSEGV inside LMDB) faults on access through its map. LMDB has no
- * checksums to catch that first, so say plainly what most likely happened instead of
- * dying without a word. Only async-signal-safe calls here. */
-static void on_fault(int sig)
-{
-	static const char bus[] = "trestle: error: the store file could not be read (it was "
-	                          "truncated while in use); restore it from a backup\n";
-	static const char segv[] = "trestle: error: reading the store crashed: its file is most "
-	                           "likely damaged; restore it from a backup (`trestle backup` "
-	                           "makes them). If the store verifies on another machine, this is "
-	                           "a bug in trestle: please report it.\n";
-	ssize_t w =
-	    sig == SIGBUS ? write(2, bus, sizeof(bus) - 1) : write(2, segv, sizeof(segv) - 1);
-	(void)w;
-	_exit(TR_EXIT_ERROR);
-}
-
 int main(int argc, char **argv)
 {
 	tr_cli cli;
@@ -69,8 +51,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trestle: error: libsodium could not start\n");
 		return TR_EXIT_ERROR;
 	}
-	signal(SIGBUS, on_fault);
-	signal(SIGSEGV, on_fault);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit shows as EFBIG, reported like ENOSPC */
 	cli.out_tty = isatty(1);
 	cli.err_tty = isatty(2);
