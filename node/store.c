@@ -1290,7 +1290,8 @@ int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), vo
 	int rc = partner_load_all(t, &l);
 	if (rc)
 		return map_err(rc);
-	qsort(l.v, l.n, sizeof(*l.v), partner_name_cmp);
+	if (l.n) /* qsort must not be given the NULL of an empty list */
+		qsort(l.v, l.n, sizeof(*l.v), partner_name_cmp);
 	for (size_t i = 0; i < l.n && !rc; i++)
 		rc = cb(ctx, &l.v[i]);
 	free(l.v);
