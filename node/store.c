@@ -851,6 +851,35 @@ int tr_txn_count(tr_txn *t, uint64_t *records)
 	return 0;
 }
 
+/* ---- notes ---- */
+
+static int note_key(const char *name, char *key, size_t n)
+{
+	int w = snprintf(key, n, "note:%s", name);
+	return w < 0 || (size_t)w >= n ? TR_EINVAL : 0;
+}
+
+int tr_txn_note_put(tr_txn *t, const char *name, const void *val, size_t len)
+{
+	char key[80];
+	int rc = note_key(name, key, sizeof(key));
+	return rc ? rc : meta_put(t->s, t->txn, key, val, len);
+}
+
+int tr_txn_note_get(tr_txn *t, const char *name, const void **val, size_t *len)
+{
+	char key[80];
+	MDB_val v;
+	int rc = note_key(name, key, sizeof(key));
+	if (rc)
+		return rc;
+	if ((rc = meta_get(t->s, t->txn, key, &v)) != 0)
+		return map_err(rc);
+	*val = v.mv_data;
+	*len = v.mv_size;
+	return 0;
+}
+
 /* ---- audit ---- */
 
 int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *detail_)

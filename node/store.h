@@ -149,6 +149,12 @@ int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES]);
 /* Calls cb for each partner, in name order. cb returns non-zero to stop. */
 int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), void *ctx);
 
+/* Small named values the tools keep with the store, written in the caller's
+ * transaction (e.g. how far an import got, committed with the batch it describes).
+ * name is at most 64 bytes; get's value is borrowed until the callback returns. */
+int tr_txn_note_put(tr_txn *t, const char *name, const void *val, size_t len);
+int tr_txn_note_get(tr_txn *t, const char *name, const void **val, size_t *len);
+
 /* Appends to the audit log: what an admin did. */
 int tr_txn_audit(tr_txn *t, uint64_t now_ms, const char *action, const char *detail);
 typedef struct tr_audit_entry {

@@ -2,7 +2,9 @@
 # test_crash.sh: kill -9 an import while it writes, three times on the same node, and
 # check after each kill that the store is whole: `verify` passes (every stored record
 # complete, with all its index entries) and the records are a whole number of batches
-# (imports commit 1000 records per transaction). Then a full import on a fresh node.
+# (imports commit 1000 records per transaction). Re-running a killed import is refused
+# with the line to go on at, and the next round resumes there (--start-line), so no row
+# is stored twice. Then a full import on a fresh node.
 #
 # The kill comes a random 0.3 to 2 s after the import's first batch reached the store
 # (the first pass, which only checks the file, takes seconds on a file this size and
@@ -46,9 +48,18 @@ RATE=0      # records per second seen in pass 2
 PASS1_MS=0  # time to the first batch
 for round in 1 2 3; do
 	delay=${DELAYS[$((round - 1))]}
+	RESUME=()
+	if [ "$round" -gt 1 ]; then
+		# the same import again is refused: it says where the killed one stopped
+		run --home "$H" import --quiet --kind claim "$CSV"
+		check_rc 1 "round $round: re-running the killed import is refused"
+		START=$(sed -n 's/.*run it with --start-line \([0-9]*\) .*/\1/p' <<<"$ERR")
+		check_eq "$START" "$((PREV + 2))" "round $round: it says to go on at the line after the $PREV stored rows"
+		RESUME=(--start-line "${START:-1}")
+	fi
 	before=$(mtime "$DB")
 	t0=$(now_s)
-	bg_start PID --home "$H" import --quiet --kind claim "$CSV"
+	bg_start PID --home "$H" import --quiet --kind claim "${RESUME[@]}" "$CSV"
 	# wait for the first batch to reach the file (or for the import to end)
 	waited=0
 	while [ "$(mtime "$DB")" == "$before" ] && kill -0 "$PID" 2>/dev/null && [ $waited -lt 3000 ]; do
@@ -102,8 +113,8 @@ check_eq "$?" 0 "record list --kind claim works after the kills"
 check_eq "$(grep -c '^  {"id":' "$TMP/list.json")" "$PREV" "the kind index lists every one of the $PREV records"
 run --home "$H" record list --product DW-7 --json
 P7=$(grep -c '^  {"id":' <<<"$OUT")
-# every import started at the file's first row and kept whole batches of 1000 rows, and
-# every 40th row is DW-7
+# the imports resumed where the killed ones stopped, so the store holds the file's first
+# rows, each once, in whole batches of 1000 rows, and every 40th row is DW-7
 check_eq "$P7" "$((PREV / 40))" "the product index lists every DW-7 claim"
 run --home "$H" record create claim product=DW-1 problem="after the kills" opened=2026-01-01
 check_rc 0 "the node takes new records after the kills"

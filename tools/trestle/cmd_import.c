@@ -570,6 +570,7 @@ struct batch {
 	char why[512];
 	size_t bad_line;
 	uint64_t created, present; /* set by a successful commit */
+	tr_mpw mark;               /* how far the import got, committed with the batch */
 };
 
 static const char *copy_in(struct batch *b, const char *p, size_t n)
@@ -624,7 +625,7 @@ static int batch_fn(tr_txn *t, void *ctx)
 			return rc;
 		}
 	}
-	return 0;
+	return tr_txn_note_put(t, "import", tr_mpw_data(&b->mark), tr_mpw_size(&b->mark));
 }
 
 static void batch_clear(struct batch *b)
@@ -682,8 +683,63 @@ static void progress_start(struct progress *p, const char *what, uint64_t total)
 
 /* ---- the command ---- */
 
+/* The import mark: which file an import is reading and the last line it committed.
+ * A re-run of an import that was cut off (kill, crash, full disk) would create the
+ * committed rows again under new ids; the mark lets import refuse that and say where
+ * to go on. It is written in the same transaction as each batch. */
+struct mark {
+	char file[4096]; /* absolute path */
+	uint64_t size, mtime_ns, last_line, records, done;
+};
+
+static void mark_encode(tr_mpw *w, const struct mark *m)
+{
+	tr_mpw_reset(w);
+	tr_mpw_array(w, 6);
+	tr_mpw_str(w, m->file, strlen(m->file));
+	tr_mpw_uint(w, m->size);
+	tr_mpw_uint(w, m->mtime_ns);
+	tr_mpw_uint(w, m->last_line);
+	tr_mpw_uint(w, m->records);
+	tr_mpw_uint(w, m->done);
+}
+
+static int mark_get_fn(tr_txn *t, void *ctx)
+{
+	struct mark *m = ctx;
+	const void *v;
+	size_t n, items;
+	tr_str file;
+	tr_mpr r;
+	int rc = tr_txn_note_get(t, "import", &v, &n);
+	if (rc)
+		return rc;
+	tr_mpr_init(&r, v, n);
+	if (tr_mpr_array(&r, &items, 6) || items != 6 || tr_mpr_str(&r, &file, 4095) ||
+	    tr_mpr_uint(&r, &m->size) || tr_mpr_uint(&r, &m->mtime_ns) ||
+	    tr_mpr_uint(&r, &m->last_line) || tr_mpr_uint(&r, &m->records) ||
+	    tr_mpr_uint(&r, &m->done))
+		return TR_ENOTFOUND; /* unreadable: as if none */
+	memcpy(m->file, file.p, file.n);
+	m->file[file.n] = '\0';
+	return 0;
+}
+
+struct finish_ctx {
+	const char *detail;
+	tr_mpw *mark;
+};
+
+static int finish_fn(tr_txn *t, void *ctx)
+{
+	struct finish_ctx *f = ctx;
+	int rc = tr_txn_note_put(t, "import", tr_mpw_data(f->mark), tr_mpw_size(f->mark));
+	return rc ? rc : tr_txn_audit(t, tr_now_ms(), "import", f->detail);
+}
+
 struct import_run {
 	tr_cli *cli;
+	struct mark mark;
 	struct source src;
 	struct row row;
 	tr_record rec;
@@ -779,6 +835,9 @@ static int flush(struct import_run *ir, struct batch *b, uint64_t *created, uint
 {
 	if (!b->n)
 		return 0;
+	ir->mark.last_line = b->lines[b->n - 1];
+	ir->mark.records = *created + b->n; /* what the mark says once this batch commits */
+	mark_encode(&b->mark, &ir->mark);
 	int rc = tr_store_write(ir->cli->store, batch_fn, b);
 	if (rc) {
 		if ((rc == TR_EREF || rc == TR_ESCHEMA) && b->bad_line)
@@ -912,6 +971,25 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 	uint64_t valid, invalid, created = 0, present = 0;
 	if ((rc = source_open(&ir.src, &maps)) != 0)
 		goto done;
+	struct stat st;
+	if (!realpath(ir.src.path, ir.mark.file) || fstat(fileno(ir.src.f), &st) != 0) {
+		rc = tr_cli_error("cannot read %s: %s", ir.src.path, strerror(errno));
+		goto done;
+	}
+	ir.mark.size = (uint64_t)st.st_size;
+	ir.mark.mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	static struct mark last;
+	memset(&last, 0, sizeof(last));
+	if (!start_line && tr_store_read(cli->store, mark_get_fn, &last) == 0 && !last.done &&
+	    !strcmp(last.file, ir.mark.file) && last.size == ir.mark.size &&
+	    last.mtime_ns == ir.mark.mtime_ns) {
+		rc = tr_cli_error("an import of %s stopped after line %" PRIu64 " with %" PRIu64
+		                  " records stored; to go on, run it with --start-line %" PRIu64
+		                  " (or --start-line 1 to import the whole file again, duplicating "
+		                  "those records)",
+		                  ir.src.path, last.last_line, last.records, last.last_line + 1);
+		goto done;
+	}
 	if ((rc = check_pass(&ir, &valid, &invalid)) != 0)
 		goto done;
 	if (invalid && !skip_invalid) {
@@ -934,6 +1012,7 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 		goto done;
 	}
 	tr_mpw_init(&b.scratch);
+	tr_mpw_init(&b.mark);
 	rc = import_pass(&ir, &b, valid, &created, &present);
 	batch_clear(&b);
 	tr_mpw_release(&b.scratch);
@@ -942,7 +1021,14 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 	snprintf(detail, sizeof(detail),
 	         "%s: %" PRIu64 " new, %" PRIu64 " present, %" PRIu64 " invalid skipped%s",
 	         ir.src.path, created, present, skip_invalid ? invalid : 0, rc ? ", stopped" : "");
-	int arc = tr_cli_audit(cli, "import", detail);
+	/* done: the mark says so; stopped: the last batch's mark stays, saying where */
+	ir.mark.done = 1;
+	ir.mark.records = created;
+	mark_encode(&b.mark, &ir.mark);
+	struct finish_ctx fin = {detail, &b.mark};
+	int arc =
+	    rc ? tr_cli_audit(cli, "import", detail) : tr_store_write(cli->store, finish_fn, &fin);
+	tr_mpw_release(&b.mark);
 	if (!rc) {
 		printf("imported %" PRIu64 " record%s from %s", created, created == 1 ? "" : "s",
 		       ir.src.path);
