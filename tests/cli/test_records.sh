@@ -337,4 +337,14 @@ check_match "$OUT" "refers to 1..2 record\(s\) of kind idea, claim, test_request
 run kinds widget
 check_rc 2 "kinds with an unknown kind exits 2"
 
+# kinds --json: the same table, for programs
+run kinds --json
+check_rc 0 "kinds --json exits 0"
+check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(len(d), " ".join(k["kind"] for k in d))' "$OUT")" \
+	"11 account contact idea claim test_request test_response trial_report status assessment consent retraction" \
+	"kinds --json lists the 11 kinds"
+run kinds claim --json
+check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(f["name"] for f in d["fields"] if f["required"]))' "$OUT")" \
+	"product problem opened" "kinds claim --json names the required fields"
+
 finish

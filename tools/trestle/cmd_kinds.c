@@ -26,6 +26,32 @@ static const char *type_name(int t)
 	return "?";
 }
 
+static json_t *kind_json(const tr_kind_spec *k)
+{
+	json_t *fields = json_array(), *refs = json_array();
+	for (const tr_field_spec *f = k->fields; f->name; f++) {
+		json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "name", f->name, "type",
+		                      type_name(f->type), "required", f->required, "help", f->help);
+		if (f->type == TR_FT_INT) {
+			json_object_set_new(o, "min", json_integer(f->min));
+			json_object_set_new(o, "max", json_integer(f->max));
+		} else if (f->type == TR_FT_STR || f->type == TR_FT_TEXT) {
+			json_object_set_new(o, "max_bytes", json_integer(f->max));
+		} else if (f->type == TR_FT_ENUM) {
+			json_t *ch = json_array();
+			for (const char *const *c = f->choices; *c; c++)
+				json_array_append_new(ch, json_string(*c));
+			json_object_set_new(o, "choices", ch);
+		}
+		json_array_append_new(fields, o);
+	}
+	for (const char *const *r = k->ref_kinds; r && *r; r++)
+		json_array_append_new(refs, json_string(*r));
+	return json_pack("{s:s, s:s, s:o, s:i, s:i, s:o}", "kind", k->name, "help", k->help,
+	                 "fields", fields, "min_refs", (int)k->min_refs, "max_refs",
+	                 (int)k->max_refs, "ref_kinds", refs);
+}
+
 static void print_kind(const tr_kind_spec *k)
 {
 	printf("%s: %s\n", k->name, k->help);
@@ -49,18 +75,28 @@ static void print_kind(const tr_kind_spec *k)
 
 int cmd_kinds(tr_cli *cli, int argc, char **argv)
 {
-	(void)cli;
-	const tr_opt opts[] = {{0}};
+	int json = 0;
+	const tr_opt opts[] = {
+	    {"json", 0, TR_OPT_FLAG, &json, NULL, "print the kinds and their fields as JSON"}, {0}};
 	const char *pos[1];
 	size_t npos;
 	int rc = tr_cli_begin(cli, &help, opts, argc, argv, pos, 1, &npos, 0);
 	if (rc >= 0)
 		return rc;
-	if (npos == 1) {
-		const tr_kind_spec *k = tr_kind_find(pos[0], strlen(pos[0]));
-		if (!k)
-			return tr_opt_usage_error(&help, "unknown kind \"%s\"", pos[0]);
-		print_kind(k);
+	const tr_kind_spec *one = NULL;
+	if (npos == 1 && !(one = tr_kind_find(pos[0], strlen(pos[0]))))
+		return tr_opt_usage_error(&help, "unknown kind \"%s\"", pos[0]);
+	if (json) {
+		json_t *out = one ? kind_json(one) : json_array();
+		for (const tr_kind_spec *k = tr_kinds; !one && k->name; k++)
+			json_array_append_new(out, kind_json(k));
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(out);
+		return 0;
+	}
+	if (one) {
+		print_kind(one);
 		return 0;
 	}
 	for (const tr_kind_spec *k = tr_kinds; k->name; k++)
