@@ -153,23 +153,40 @@ int tr_nodeid_parse(const char *text, uint8_t pk[TR_PK_BYTES])
 	id_check(raw, check);
 	if (memcmp(check, raw + TR_PK_BYTES, 3) != 0)
 		return TR_EDIGEST;
+	if (!crypto_core_ed25519_is_valid_point(raw))
+		return TR_EFORMAT; /* right check, but no public key: made up, not mistyped */
 	memcpy(pk, raw, TR_PK_BYTES);
 	return 0;
 }
 
-void tr_fingerprint_format(const uint8_t pk[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE])
+int tr_key_curve_public(const uint8_t pk[TR_PK_BYTES], uint8_t curve[TR_PK_BYTES])
 {
-	static const char dom[] = "trestle.fingerprint.v1";
+	return crypto_sign_ed25519_pk_to_curve25519(curve, pk) == 0 ? 0 : TR_EFORMAT;
+}
+
+void tr_fingerprint_curve(const uint8_t curve[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE])
+{
+	static const char dom[] = "trestle.fingerprint.v2";
 	uint8_t h[crypto_generichash_BYTES_MIN]; /* first 5 bytes used */
 	char flat[8];
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
 	crypto_generichash_update(&st, (const uint8_t *)dom, sizeof(dom));
-	crypto_generichash_update(&st, pk, TR_PK_BYTES);
+	crypto_generichash_update(&st, curve, TR_PK_BYTES);
 	crypto_generichash_final(&st, h, sizeof(h));
 	b32_encode(h, 5, flat);
 	memcpy(out, flat, 4);
 	out[4] = '-';
 	memcpy(out + 5, flat + 4, 4);
 	out[9] = '\0';
+}
+
+void tr_fingerprint_format(const uint8_t pk[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE])
+{
+	/* over the X25519 form: the key a CURVE handshake (and ZAP) sees, so a node that
+	 * dials in unknown can be shown by the fingerprint its admin reads out */
+	uint8_t curve[TR_PK_BYTES];
+	if (tr_key_curve_public(pk, curve) != 0)
+		memset(curve, 0, sizeof(curve)); /* not a key (ids are checked on entry) */
+	tr_fingerprint_curve(curve, out);
 }

@@ -9,7 +9,8 @@
  * lower case) of the 32-byte public key followed by a 3-byte check (BLAKE2b), which is
  * 56 characters, written in 8 groups of 7 joined by '-'. The check catches a mistyped or
  * misread character. The fingerprint is 8 base32 characters of a BLAKE2b digest of the
- * key, written "xxxx-xxxx": short enough to read over the phone.
+ * key's X25519 form (the key ZeroMQ's CURVE handshake sees), written "xxxx-xxxx": short
+ * enough to read over the phone, and computable from a peer that dials in.
  */
 #ifndef TR_KEY_H
 #define TR_KEY_H
@@ -39,8 +40,14 @@ void tr_key_sign(const tr_key *k, const void *msg, size_t len, uint8_t sig[TR_SI
 /* Writes the grouped text form of pk into out (TR_NODEID_TEXT_SIZE bytes). */
 void tr_nodeid_format(const uint8_t pk[TR_PK_BYTES], char out[TR_NODEID_TEXT_SIZE]);
 /* Parses a node id; dashes and spaces are ignored, case does not matter. 0, or
- * TR_EFORMAT (wrong length or character) or TR_EDIGEST (check does not match: a typo). */
+ * TR_EFORMAT (wrong length or character, or not a valid public key) or TR_EDIGEST
+ * (check does not match: a typo). */
 int tr_nodeid_parse(const char *text, uint8_t pk[TR_PK_BYTES]);
 void tr_fingerprint_format(const uint8_t pk[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE]);
+/* The same fingerprint from an X25519 (CURVE) public key. */
+void tr_fingerprint_curve(const uint8_t curve[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE]);
+/* The X25519 form of a node's Ed25519 public key (libsodium's conversion): the node's
+ * CURVE key on the wire. 0, or TR_EFORMAT if pk is not a valid key. */
+int tr_key_curve_public(const uint8_t pk[TR_PK_BYTES], uint8_t curve[TR_PK_BYTES]);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #define TR_TEST_NODEID "aoqqpp7-tzyil4h-lq3umoo-s6atft6-jvrqtos-q2xy53s-dgiesvg-g4ldwbq"
-#define TR_TEST_FPR "kity-xijw"
+#define TR_TEST_FPR "jt3i-z2zo"
 
 int main(void)
 {
@@ -45,6 +45,23 @@ int main(void)
 	CHECK_INT(
 	    tr_nodeid_parse("0000000-0000000-0000000-0000000-0000000-0000000-0000000-0000000", pk),
 	    TR_EFORMAT); /* 0 is not in the alphabet */
+
+	/* the fingerprint is the same from the X25519 form a CURVE peer presents */
+	uint8_t curve[TR_PK_BYTES];
+	char fpr2[TR_FPR_TEXT_SIZE];
+	CHECK_INT(tr_key_curve_public(tr_key_public(k), curve), 0);
+	tr_fingerprint_curve(curve, fpr2);
+	CHECK_STR(fpr2, fpr);
+
+	/* 32 bytes with a right check that are no public key: refused, not a typo */
+	uint8_t notkey[TR_PK_BYTES];
+	char madeup[TR_NODEID_TEXT_SIZE];
+	do
+		randombytes_buf(notkey, sizeof(notkey));
+	while (crypto_core_ed25519_is_valid_point(notkey));
+	tr_nodeid_format(notkey, madeup);
+	CHECK_INT(tr_nodeid_parse(madeup, pk), TR_EFORMAT);
+	CHECK(tr_key_curve_public(notkey, curve) != 0);
 
 	uint8_t back[TR_SEED_BYTES];
 	tr_key_seed(k, back);
