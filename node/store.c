@@ -35,8 +35,13 @@ enum {
 	DB_PARTNERS,
 	DB_POLICIES,
 	DB_AUDIT,
+	DB_OUTQ,    /* partner(4) + queue position(8) -> log position: what it may pull */
+	DB_OUTSET,  /* partner(4) + log position(8) -> queue position: already queued */
+	DB_SYNC,    /* partner(4) -> how far this node has pulled from it */
+	DB_PENDING, /* X25519 key -> a node that dialed in and is no partner */
 	DB_COUNT
 };
+#define DB_COUNT_V1 DB_OUTQ /* schema 1 stores end here; opening one adds the rest */
 
 static const struct {
 	const char *name;
@@ -52,21 +57,29 @@ static const struct {
     [DB_PARTNERS] = {"partners", 0},
     [DB_POLICIES] = {"policies", 0},
     [DB_AUDIT] = {"audit", 0},
+    [DB_OUTQ] = {"outq", 0},
+    [DB_OUTSET] = {"outset", 0},
+    [DB_SYNC] = {"sync", 0},
+    [DB_PENDING] = {"pending", 0},
 };
 
 struct tr_store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	uint8_t node[TR_PK_BYTES]; /* this node's key, from meta */
+	int upgrade;               /* schema 1 on open: tables to add */
 	char path[4096];
 	char detail[4096 + 512];
 };
+
+struct share_rules;
 
 struct tr_txn {
 	tr_store *s;
 	MDB_txn *txn;
 	uint64_t next_pos; /* 0 until first needed */
 	uint64_t next_seq;
+	struct share_rules *rules; /* partners and policies, loaded when first needed */
 	tr_record scratch_rec;
 };
 
@@ -160,9 +173,9 @@ static int looks_like_lmdb(const char *file)
 	return n == sizeof(b) && magic == 0xBEEFC0DEu;
 }
 
-static int open_dbs(tr_store *s, MDB_txn *txn, int create)
+static int open_dbs(tr_store *s, MDB_txn *txn, int create, int count)
 {
-	for (int i = 0; i < DB_COUNT; i++) {
+	for (int i = 0; i < count; i++) {
 		int rc = mdb_dbi_open(txn, db_def[i].name,
 		                      db_def[i].flags | (create ? MDB_CREATE : 0), &s->dbi[i]);
 		if (rc)
@@ -202,7 +215,7 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 	}
 	if (rc)
 		return rc;
-	rc = open_dbs(s, txn, 0);
+	rc = open_dbs(s, txn, 0, DB_COUNT_V1);
 	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
 		detail(s, "%s is not a complete trestle store; it was not changed", s->path);
 		return TR_ESTORE;
@@ -219,7 +232,9 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 		return TR_ESTORE;
 	}
 	uint64_t schema = get_be64(v.mv_data);
-	if (schema != TR_STORE_SCHEMA) {
+	if (schema == 1)
+		s->upgrade = 1; /* additive: the sync tables are created on open */
+	else if (schema != TR_STORE_SCHEMA) {
 		char buf[64];
 		snprintf(buf, sizeof(buf), "%" PRIu64, schema);
 		snprintf(s->detail, sizeof(s->detail),
@@ -230,6 +245,10 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 	}
 	if (meta_get(s, txn, "node", &v) || v.mv_size != TR_PK_BYTES)
 		return TR_ESTORE;
+	if (!s->upgrade && (rc = open_dbs(s, txn, 0, DB_COUNT)) != 0) {
+		detail(s, "%s is not a complete trestle store; it was not changed", s->path);
+		return TR_ESTORE;
+	}
 	memcpy(s->node, v.mv_data, TR_PK_BYTES);
 	if (node) {
 		if (memcmp(v.mv_data, node, TR_PK_BYTES) != 0) {
@@ -257,7 +276,7 @@ static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
 	uint8_t schema[8], seq[8];
 	put_be64(schema, TR_STORE_SCHEMA);
 	put_be64(seq, 0);
-	rc = open_dbs(s, txn, 1);
+	rc = open_dbs(s, txn, 1, DB_COUNT);
 	if (!rc)
 		rc = meta_put(s, txn, "magic", STORE_MAGIC, strlen(STORE_MAGIC));
 	if (!rc)
@@ -268,6 +287,25 @@ static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
 	if (!rc)
 		rc = meta_put(s, txn, "seq", seq, 8);
 	return rc;
+}
+
+/* Schema 1 -> 2: adds the sync tables (empty); nothing else changes. */
+static int upgrade(tr_store *s)
+{
+	MDB_txn *txn;
+	uint8_t schema[8];
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	put_be64(schema, TR_STORE_SCHEMA);
+	rc = open_dbs(s, txn, 1, DB_COUNT);
+	if (!rc)
+		rc = meta_put(s, txn, "schema", schema, 8);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
 }
 
 int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], tr_store **out)
@@ -353,6 +391,8 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 		txn = NULL;
 		if (rc)
 			goto fail;
+		if (s->upgrade && (rc = upgrade(s)) != 0)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -387,6 +427,8 @@ static int grow(tr_store *s)
 	return mdb_env_set_mapsize(s->env, next);
 }
 
+static void rules_free(tr_txn *t);
+
 static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int write)
 {
 	for (;;) {
@@ -403,6 +445,7 @@ static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int writ
 		if (rc)
 			return map_err(rc);
 		rc = fn(&t, ctx);
+		rules_free(&t);
 		if (rc == 0 && write)
 			rc = mdb_txn_commit(t.txn);
 		else
@@ -494,6 +537,7 @@ static int index_put(tr_txn *t, int db, const void *key, size_t klen, const uint
 }
 
 static int load_seq(tr_txn *t);
+static int share_new(tr_txn *t, const uint8_t posb[8], const tr_record *rec, uint32_t source);
 
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
                int *added)
@@ -555,6 +599,8 @@ int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, 
 	const tr_field *prod = tr_record_field(rec, "product");
 	if (prod && prod->disclosed && prod->value.type == TR_VAL_STR &&
 	    (rc = index_put(t, DB_PRODUCT, prod->value.s.p, prod->value.s.n, posb)) != 0)
+		return rc;
+	if ((rc = share_new(t, posb, rec, source)) != 0)
 		return rc;
 	*added = 1;
 	return 0;
@@ -1267,6 +1313,7 @@ int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
 	free(l.v);
 	if (rc)
 		return rc;
+	rules_free(t);
 	tr_mpw w;
 	tr_mpw_init(&w);
 	rc = partner_encode(p, &w);
@@ -1302,9 +1349,25 @@ int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p)
 	return rc;
 }
 
+static int del_prefix(tr_txn *t, int db, const uint8_t *prefix, size_t n);
+
 int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES])
 {
-	MDB_val k = {TR_PK_BYTES, (void *)id};
+	MDB_val k = {TR_PK_BYTES, (void *)id}, v;
+	tr_partner p;
+	int rc = mdb_get(t->txn, t->s->dbi[DB_PARTNERS], &k, &v);
+	if (rc)
+		return map_err(rc);
+	if ((rc = partner_decode(&k, &v, &p)) != 0)
+		return rc;
+	/* what was queued for it, its policies and its cursor go with it */
+	uint8_t pb[4] = {(uint8_t)(p.index >> 24), (uint8_t)(p.index >> 16),
+	                 (uint8_t)(p.index >> 8), (uint8_t)p.index};
+	static const int dbs[] = {DB_OUTQ, DB_OUTSET, DB_SYNC, DB_POLICIES};
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		if ((rc = del_prefix(t, dbs[i], pb, 4)) != 0)
+			return map_err(rc);
+	rules_free(t);
 	return map_err(mdb_del(t->txn, t->s->dbi[DB_PARTNERS], &k, NULL));
 }
 
@@ -1325,4 +1388,512 @@ int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), vo
 		rc = cb(ctx, &l.v[i]);
 	free(l.v);
 	return rc;
+}
+
+/* ---- sharing ----
+ *
+ * What a partner may pull is its outbound queue: log positions in the order they became
+ * shareable, numbered 1, 2, ... per partner. A record joins the queues of the partners
+ * that may have it in the transaction that stores it (share_new), and a policy that
+ * widens appends the newly allowed records (tr_txn_policy_allow), so a pull reads only
+ * what is shared with that partner, never the whole log. What is sent is checked again
+ * against the policy of the moment (tr_txn_out_read), so narrowing takes effect at once.
+ *
+ * The decision itself is made in one place: policy_allows(). */
+
+struct rule {
+	uint32_t partner;
+	char kind[TR_MAX_NAME + 1];
+};
+
+struct share_rules {
+	tr_partner *partners;
+	size_t npartners;
+	struct rule *rules;
+	size_t nrules;
+	uint64_t *qnext; /* per partner: next queue position, 0 until looked up */
+};
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void rules_free(tr_txn *t)
+{
+	if (!t->rules)
+		return;
+	free(t->rules->partners);
+	free(t->rules->rules);
+	free(t->rules->qnext);
+	free(t->rules);
+	t->rules = NULL;
+}
+
+static int rules_load(tr_txn *t)
+{
+	if (t->rules)
+		return 0;
+	struct share_rules *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ENOMEM;
+	struct partner_list l;
+	int rc = partner_load_all(t, &l);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	r->partners = l.v;
+	r->npartners = l.n;
+	r->qnext = calloc(l.n ? l.n : 1, sizeof(uint64_t));
+	t->rules = r;
+	if (!r->qnext)
+		return ENOMEM;
+	MDB_cursor *c;
+	MDB_val k, v;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POLICIES], &c)) != 0)
+		return rc;
+	size_t cap = 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= 4 || k.mv_size > 4 + TR_MAX_NAME) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		if (r->nrules == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct rule *nr = realloc(r->rules, cap * sizeof(*nr));
+			if (!nr) {
+				rc = ENOMEM;
+				break;
+			}
+			r->rules = nr;
+		}
+		struct rule *u = &r->rules[r->nrules++];
+		u->partner = get_be32(k.mv_data);
+		memcpy(u->kind, (const char *)k.mv_data + 4, k.mv_size - 4);
+		u->kind[k.mv_size - 4] = '\0';
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The one place that decides whether partner p may have rec, which arrived from
+ * source. Today's rule (issue 3): the admin allowed rec's kind for p; a record never
+ * goes back to the partner it came from or to its author. Suspension does not enter
+ * here: a suspended partner's queue keeps growing and it gets nothing until resumed. */
+static int policy_allows(const struct share_rules *r, const tr_partner *p, const tr_record *rec,
+                         uint32_t source)
+{
+	if (source == p->index || !memcmp(rec->author, p->id, TR_PK_BYTES))
+		return 0;
+	for (size_t i = 0; i < r->nrules; i++)
+		if (r->rules[i].partner == p->index && tr_str_eq(rec->kind, r->rules[i].kind))
+			return 1;
+	return 0;
+}
+
+static int queue_next(tr_txn *t, size_t pi, uint64_t *next)
+{
+	struct share_rules *r = t->rules;
+	if (!r->qnext[pi]) {
+		uint8_t kb[12];
+		put_be32(kb, r->partners[pi].index + 1);
+		memset(kb + 4, 0, 8);
+		MDB_cursor *c;
+		MDB_val k = {12, kb}, v;
+		int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+		r->qnext[pi] = 1;
+		if (rc == 0 && k.mv_size == 12 && get_be32(k.mv_data) == r->partners[pi].index)
+			r->qnext[pi] = get_be64((const uint8_t *)k.mv_data + 4) + 1;
+		mdb_cursor_close(c);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	*next = r->qnext[pi];
+	return 0;
+}
+
+/* Appends posb to partner pi's queue unless it is there already. */
+static int enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], uint64_t *queued)
+{
+	uint8_t sk[12], qk[12], qb[8];
+	uint64_t q;
+	put_be32(sk, t->rules->partners[pi].index);
+	memcpy(sk + 4, posb, 8);
+	int rc = queue_next(t, pi, &q);
+	if (rc)
+		return rc;
+	put_be64(qb, q);
+	MDB_val k = {12, sk}, v = {8, qb};
+	rc = mdb_put(t->txn, t->s->dbi[DB_OUTSET], &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return 0;
+	if (rc)
+		return rc;
+	memcpy(qk, sk, 4);
+	memcpy(qk + 4, qb, 8);
+	k.mv_data = qk;
+	v.mv_data = (void *)posb;
+	if ((rc = mdb_put(t->txn, t->s->dbi[DB_OUTQ], &k, &v, MDB_APPEND)) != 0)
+		return rc;
+	t->rules->qnext[pi] = q + 1;
+	if (queued)
+		(*queued)++;
+	return 0;
+}
+
+static int share_new(tr_txn *t, const uint8_t posb[8], const tr_record *rec, uint32_t source)
+{
+	int rc = rules_load(t);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < t->rules->npartners; i++)
+		if (policy_allows(t->rules, &t->rules->partners[i], rec, source) &&
+		    (rc = enqueue(t, i, posb, NULL)) != 0)
+			return rc;
+	return 0;
+}
+
+static int del_prefix(tr_txn *t, int db, const uint8_t *prefix, size_t n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+	if (rc)
+		return rc;
+	for (;;) {
+		/* seek again after each delete: a cursor's position after mdb_cursor_del is
+		 * not something to lean on */
+		k.mv_size = n;
+		k.mv_data = (void *)prefix;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size < n || memcmp(k.mv_data, prefix, n))
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int partner_slot(tr_txn *t, uint32_t index, size_t *pi)
+{
+	int rc = rules_load(t);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < t->rules->npartners; i++)
+		if (t->rules->partners[i].index == index) {
+			*pi = i;
+			return 0;
+		}
+	return TR_ENOTFOUND;
+}
+
+int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t now_ms,
+                        uint64_t *backfilled)
+{
+	size_t klen = strlen(kind), pi;
+	uint8_t key[4 + TR_MAX_NAME], tb[8];
+	*backfilled = 0;
+	if (!tr_kind_find(kind, klen))
+		return TR_EINVAL;
+	int rc = partner_slot(t, partner, &pi);
+	if (rc)
+		return rc;
+	put_be32(key, partner);
+	memcpy(key + 4, kind, klen);
+	put_be64(tb, now_ms);
+	MDB_val k = {4 + klen, key}, v = {8, tb};
+	rc = mdb_put(t->txn, t->s->dbi[DB_POLICIES], &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return TR_EEXIST;
+	if (rc)
+		return rc;
+	rules_free(t); /* the new rule must be seen by the decision below */
+	if ((rc = partner_slot(t, partner, &pi)) != 0)
+		return rc;
+	/* backfill: the records of that kind already here, in arrival order; only those
+	 * not queued before are appended */
+	MDB_cursor *c;
+	MDB_val kk = {klen, (void *)kind}, pv;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
+		const uint8_t *env;
+		size_t len;
+		uint32_t source;
+		tr_record *rec = &t->scratch_rec;
+		if (pv.mv_size != 8) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		if ((rc = rec_at(t, pv.mv_data, &env, &len, &source)) != 0)
+			break;
+		if (tr_record_decode(env, len, rec) != 0) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		if (policy_allows(t->rules, &t->rules->partners[pi], rec, source) &&
+		    (rc = enqueue(t, pi, pv.mv_data, backfilled)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind)
+{
+	size_t klen = strlen(kind);
+	uint8_t key[4 + TR_MAX_NAME];
+	if (klen == 0 || klen > TR_MAX_NAME)
+		return TR_ENOTFOUND;
+	put_be32(key, partner);
+	memcpy(key + 4, kind, klen);
+	MDB_val k = {4 + klen, key};
+	rules_free(t);
+	return map_err(mdb_del(t->txn, t->s->dbi[DB_POLICIES], &k, NULL));
+}
+
+int tr_txn_policy_scan(tr_txn *t, uint32_t partner,
+                       int (*cb)(void *ctx, uint32_t partner, const char *kind, uint64_t since_ms),
+                       void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t pb[4];
+	put_be32(pb, partner);
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POLICIES], &c);
+	if (rc)
+		return map_err(rc);
+	k.mv_size = partner ? 4 : 0;
+	k.mv_data = pb;
+	rc = mdb_cursor_get(c, &k, &v, partner ? MDB_SET_RANGE : MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		char kind[TR_MAX_NAME + 1];
+		if (k.mv_size <= 4 || k.mv_size > 4 + TR_MAX_NAME || v.mv_size != 8) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		uint32_t who = get_be32(k.mv_data);
+		if (partner && who != partner)
+			break;
+		memcpy(kind, (const char *)k.mv_data + 4, k.mv_size - 4);
+		kind[k.mv_size - 4] = '\0';
+		if ((rc = cb(ctx, who, kind, get_be64(v.mv_data))) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+int tr_txn_out_head(tr_txn *t, uint32_t partner, uint64_t *head)
+{
+	size_t pi;
+	uint64_t next;
+	int rc = partner_slot(t, partner, &pi);
+	if (!rc)
+		rc = queue_next(t, pi, &next);
+	if (rc)
+		return map_err(rc);
+	*head = next - 1;
+	return 0;
+}
+
+int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, size_t maxbytes,
+                    int (*cb)(void *ctx, const uint8_t *env, size_t len), void *ctx, uint64_t *next,
+                    int *more)
+{
+	size_t pi, n = 0, bytes = 0, examined = 0;
+	int rc = partner_slot(t, partner, &pi);
+	if (rc)
+		return map_err(rc);
+	const tr_partner *p = &t->rules->partners[pi];
+	uint8_t kb[12];
+	put_be32(kb, partner);
+	put_be64(kb + 4, after + 1);
+	MDB_cursor *c;
+	MDB_val k = {12, kb}, v;
+	*next = after;
+	*more = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || get_be32(k.mv_data) != partner)
+			break;
+		if (v.mv_size != 8) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		const uint8_t *env;
+		size_t len;
+		uint32_t source;
+		if ((rc = rec_at(t, v.mv_data, &env, &len, &source)) != 0)
+			break;
+		/* a batch holds at least one record, whatever maxbytes says */
+		if (n >= max || (n > 0 && bytes + len > maxbytes) || examined >= 4 * max) {
+			*more = 1;
+			break;
+		}
+		examined++;
+		*next = get_be64((const uint8_t *)k.mv_data + 4);
+		tr_record *rec = &t->scratch_rec;
+		if (tr_record_decode(env, len, rec) != 0) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		if (!policy_allows(t->rules, p, rec, source))
+			continue; /* the policy narrowed since it was queued */
+		if ((rc = cb(ctx, env, len)) != 0)
+			break;
+		n++;
+		bytes += len;
+	}
+	mdb_cursor_close(c);
+	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+/* ---- sync state: how far this node has pulled from each partner ---- */
+
+int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st)
+{
+	uint8_t kb[4];
+	put_be32(kb, partner);
+	MDB_val k = {4, kb}, v;
+	memset(st, 0, sizeof(*st));
+	int rc = mdb_get(t->txn, t->s->dbi[DB_SYNC], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return map_err(rc);
+	if (v.mv_size != 16)
+		return TR_ECORRUPT;
+	st->cursor = get_be64(v.mv_data);
+	st->received = get_be64((const uint8_t *)v.mv_data + 8);
+	return 0;
+}
+
+int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st)
+{
+	uint8_t kb[4], vb[16];
+	put_be32(kb, partner);
+	put_be64(vb, st->cursor);
+	put_be64(vb + 8, st->received);
+	MDB_val k = {4, kb}, v = {16, vb};
+	return map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
+}
+
+/* ---- nodes that dialed in with a key that is no partner ---- */
+
+#define PENDING_MAX 256
+
+static int pending_decode(const MDB_val *k, const MDB_val *v, tr_pending *p)
+{
+	tr_mpr r;
+	size_t n;
+	tr_str addr;
+	if (k->mv_size != TR_PK_BYTES)
+		return TR_ECORRUPT;
+	tr_mpr_init(&r, v->mv_data, v->mv_size);
+	if (tr_mpr_array(&r, &n, 8) || n != 4 || tr_mpr_uint(&r, &p->first_ms) ||
+	    tr_mpr_uint(&r, &p->last_ms) || tr_mpr_uint(&r, &p->count) ||
+	    tr_mpr_str(&r, &addr, sizeof(p->addr) - 1) || tr_mpr_done(&r))
+		return TR_ECORRUPT;
+	memcpy(p->curve, k->mv_data, TR_PK_BYTES);
+	memcpy(p->addr, addr.p, addr.n);
+	p->addr[addr.n] = '\0';
+	return 0;
+}
+
+int tr_txn_pending_scan(tr_txn *t, int (*cb)(void *ctx, const tr_pending *p), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_PENDING], &c);
+	if (rc)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tr_pending p;
+		if ((rc = pending_decode(&k, &v, &p)) != 0 || (rc = cb(ctx, &p)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
+}
+
+struct oldest {
+	uint8_t curve[TR_PK_BYTES];
+	uint64_t last_ms, n;
+};
+
+static int oldest_cb(void *ctx, const tr_pending *p)
+{
+	struct oldest *o = ctx;
+	if (o->n++ == 0 || p->last_ms < o->last_ms) {
+		memcpy(o->curve, p->curve, TR_PK_BYTES);
+		o->last_ms = p->last_ms;
+	}
+	return 0;
+}
+
+int tr_txn_pending_seen(tr_txn *t, const uint8_t curve[TR_PK_BYTES], const char *addr,
+                        uint64_t now_ms)
+{
+	MDB_val k = {TR_PK_BYTES, (void *)curve}, v;
+	tr_pending p;
+	memset(&p, 0, sizeof(p));
+	int rc = mdb_get(t->txn, t->s->dbi[DB_PENDING], &k, &v);
+	if (rc == 0 && pending_decode(&k, &v, &p) != 0)
+		rc = MDB_NOTFOUND; /* a damaged entry is replaced */
+	if (rc == MDB_NOTFOUND) {
+		/* bounded: a flood of new keys evicts the longest unseen, never grows the
+		 * table without end */
+		struct oldest o = {{0}, 0, 0};
+		if ((rc = tr_txn_pending_scan(t, oldest_cb, &o)) != 0)
+			return rc;
+		if (o.n >= PENDING_MAX && (rc = tr_txn_pending_del(t, o.curve)) != 0)
+			return rc;
+		p.first_ms = now_ms;
+	} else if (rc)
+		return map_err(rc);
+	p.last_ms = now_ms;
+	p.count++;
+	tr_mpw w;
+	tr_mpw_init(&w);
+	tr_mpw_array(&w, 4);
+	tr_mpw_uint(&w, p.first_ms);
+	tr_mpw_uint(&w, p.last_ms);
+	tr_mpw_uint(&w, p.count);
+	size_t alen = strnlen(addr, sizeof(p.addr) - 1);
+	tr_mpw_str(&w, addr, tr_utf8_valid(addr, alen) ? alen : 0);
+	rc = tr_mpw_error(&w);
+	if (!rc) {
+		v.mv_size = tr_mpw_size(&w);
+		v.mv_data = (void *)tr_mpw_data(&w);
+		rc = map_err(mdb_put(t->txn, t->s->dbi[DB_PENDING], &k, &v, 0));
+	}
+	tr_mpw_release(&w);
+	return rc;
+}
+
+int tr_txn_pending_del(tr_txn *t, const uint8_t curve[TR_PK_BYTES])
+{
+	MDB_val k = {TR_PK_BYTES, (void *)curve};
+	return map_err(mdb_del(t->txn, t->s->dbi[DB_PENDING], &k, NULL));
 }

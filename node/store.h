@@ -16,7 +16,9 @@
  *
  * Layout (sub-databases): meta, rec (log position -> source + envelope: the append-only
  * arrival log), id (record id -> log position), by_kind, by_author, by_ref, by_product
- * (key -> log positions, in arrival order), partners, policies, audit.
+ * (key -> log positions, in arrival order), partners, policies, audit, and for sync:
+ * outq/outset (per-partner outbound queues), sync (pull cursors), pending (unknown
+ * nodes that dialed in).
  */
 #ifndef TR_STORE_H
 #define TR_STORE_H
@@ -27,7 +29,7 @@
 #include "key.h"
 #include "record.h"
 
-#define TR_STORE_SCHEMA 1
+#define TR_STORE_SCHEMA 2
 
 enum {
 	TR_STORE_CREATE = 1, /* create a new store; TR_EEXIST if one is there */
@@ -148,6 +150,58 @@ int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p);
 int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES]);
 /* Calls cb for each partner, in name order. cb returns non-zero to stop. */
 int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), void *ctx);
+
+/* ---- sharing ----
+ * Each partner has an outbound queue: the records it may pull, numbered 1, 2, ... in
+ * the order they became shareable. A record joins the queues of the partners whose
+ * policy allows it in the transaction that stores it; allowing a kind appends the
+ * records of that kind already here (only those not queued before). A pull reads the
+ * queue after a position and re-checks each record against the policy of the moment,
+ * so narrowing a policy takes effect on the next pull. Today's policy is "kind K is
+ * allowed for partner P" (default deny); a record never goes back to the partner it
+ * came from or to its author. */
+
+/* Allows kind for the partner with index partner and queues the matching records
+ * already held (*backfilled: how many). TR_EEXIST if already allowed, TR_EINVAL for an
+ * unknown kind, TR_ENOTFOUND for no such partner. */
+int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t now_ms,
+                        uint64_t *backfilled);
+/* Withdraws it. TR_ENOTFOUND if it was not allowed. */
+int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind);
+/* Calls cb for each allowed (partner, kind), of one partner or of all (partner 0). */
+int tr_txn_policy_scan(tr_txn *t, uint32_t partner,
+                       int (*cb)(void *ctx, uint32_t partner, const char *kind, uint64_t since_ms),
+                       void *ctx);
+/* The last position in the partner's queue (0: empty). */
+int tr_txn_out_head(tr_txn *t, uint32_t partner, uint64_t *head);
+/* Calls cb with up to max records (at least one, then at most maxbytes in all) the
+ * partner may have, from its queue after position after. *next is the queue position
+ * the partner should ask after next time; *more is 1 when the queue goes on. env is
+ * borrowed until the callback returns. */
+int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, size_t maxbytes,
+                    int (*cb)(void *ctx, const uint8_t *env, size_t len), void *ctx, uint64_t *next,
+                    int *more);
+
+/* How far this node has pulled from a partner: its queue position, and how many
+ * records came from it. Zero for a partner never pulled from. Kept in the transaction
+ * that stores the batch it covers. */
+typedef struct tr_sync_state {
+	uint64_t cursor, received;
+} tr_sync_state;
+int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st);
+int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st);
+
+/* Nodes that dialed in with a key that is no partner (at most 256 kept; the longest
+ * unseen goes first). All that is known of them is their X25519 key and address. */
+typedef struct tr_pending {
+	uint8_t curve[TR_PK_BYTES];
+	uint64_t first_ms, last_ms, count;
+	char addr[64];
+} tr_pending;
+int tr_txn_pending_seen(tr_txn *t, const uint8_t curve[TR_PK_BYTES], const char *addr,
+                        uint64_t now_ms);
+int tr_txn_pending_scan(tr_txn *t, int (*cb)(void *ctx, const tr_pending *p), void *ctx);
+int tr_txn_pending_del(tr_txn *t, const uint8_t curve[TR_PK_BYTES]);
 
 /* Small named values the tools keep with the store, written in the caller's
  * transaction (e.g. how far an import got, committed with the batch it describes).

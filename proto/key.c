@@ -164,6 +164,11 @@ int tr_key_curve_public(const uint8_t pk[TR_PK_BYTES], uint8_t curve[TR_PK_BYTES
 	return crypto_sign_ed25519_pk_to_curve25519(curve, pk) == 0 ? 0 : TR_EFORMAT;
 }
 
+int tr_key_curve_secret(const tr_key *k, uint8_t curve[TR_PK_BYTES])
+{
+	return crypto_sign_ed25519_sk_to_curve25519(curve, k->sk) == 0 ? 0 : TR_EFORMAT;
+}
+
 void tr_fingerprint_curve(const uint8_t curve[TR_PK_BYTES], char out[TR_FPR_TEXT_SIZE])
 {
 	static const char dom[] = "trestle.fingerprint.v2";

@@ -49,5 +49,7 @@ void tr_fingerprint_curve(const uint8_t curve[TR_PK_BYTES], char out[TR_FPR_TEXT
 /* The X25519 form of a node's Ed25519 public key (libsodium's conversion): the node's
  * CURVE key on the wire. 0, or TR_EFORMAT if pk is not a valid key. */
 int tr_key_curve_public(const uint8_t pk[TR_PK_BYTES], uint8_t curve[TR_PK_BYTES]);
+/* The node key's X25519 secret (for CURVE); the caller wipes it after use. */
+int tr_key_curve_secret(const tr_key *k, uint8_t curve[TR_PK_BYTES]);
 
 #endif

@@ -90,6 +90,9 @@ int cmd_backup(tr_cli *cli, int argc, char **argv);
 int cmd_audit(tr_cli *cli, int argc, char **argv);
 int cmd_kinds(tr_cli *cli, int argc, char **argv);
 int cmd_partner(tr_cli *cli, int argc, char **argv);
+int cmd_policy(tr_cli *cli, int argc, char **argv);
+int cmd_status(tr_cli *cli, int argc, char **argv);
+int cmd_sync(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */
 

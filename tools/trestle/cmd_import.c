@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "control.h"
 #include "csv.h"
 #include "error.h"
 #include "kind.h"
@@ -1029,6 +1030,8 @@ int cmd_import(tr_cli *cli, int argc, char **argv)
 	int arc =
 	    rc ? tr_cli_audit(cli, "import", detail) : tr_store_write(cli->store, finish_fn, &fin);
 	tr_mpw_release(&b.mark);
+	if (created)
+		tr_control_kick(cli->home);
 	if (!rc) {
 		printf("imported %" PRIu64 " record%s from %s", created, created == 1 ? "" : "s",
 		       ir.src.path);

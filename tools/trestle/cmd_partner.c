@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "error.h"
 #include "../../proto/banned.h"
 
@@ -13,6 +14,8 @@ static const tr_cmd_help partner_help = {
     "  add NAME NODEID --relation upstream|downstream [--endpoint tcp://HOST:PORT]\n"
     "  list                        all partners\n"
     "  show NAME|NODEID            one partner\n"
+    "  pending                     nodes that dialed in and are no partner\n"
+    "  ignore FINGERPRINT          forget a pending node (it is refused all the same)\n"
     "  suspend NAME|NODEID         stop exchanging records with it, keep it\n"
     "  resume NAME|NODEID          undo suspend\n"
     "  remove NAME|NODEID          forget it (the records it sent stay)",
@@ -35,12 +38,33 @@ struct put_ctx {
 	int replace;
 	const char *action;
 	char detail[512];
+	int was_pending;
+	tr_pending pending;
 };
+
+static int pending_match(void *ctx, const tr_pending *p)
+{
+	struct put_ctx *c = ctx;
+	uint8_t curve[TR_PK_BYTES];
+	if (tr_key_curve_public(c->p->id, curve) == 0 && !memcmp(curve, p->curve, TR_PK_BYTES)) {
+		c->pending = *p;
+		c->was_pending = 1;
+		return 1;
+	}
+	return 0;
+}
 
 static int put_fn(tr_txn *t, void *ctx)
 {
 	struct put_ctx *c = ctx;
+	c->was_pending = 0;
 	int rc = tr_txn_partner_put(t, c->p, c->replace);
+	if (!rc && !c->replace) {
+		/* it dialed in before it was added: it is no longer pending */
+		rc = tr_txn_pending_scan(t, pending_match, c);
+		if (rc == 1)
+			rc = tr_txn_pending_del(t, c->pending.curve);
+	}
 	return rc ? rc : tr_txn_audit(t, tr_now_ms(), c->action, c->detail);
 }
 
@@ -101,7 +125,10 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 		return rc;
 	if (!memcmp(p.id, tr_key_public(cli->key), TR_PK_BYTES))
 		return tr_cli_error("%s is this node's own id", pos[1]);
-	struct put_ctx c = {&p, 0, "partner-add", ""};
+	static struct put_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.p = &p;
+	c.action = "partner-add";
 	char fpr[TR_FPR_TEXT_SIZE];
 	tr_fingerprint_format(p.id, fpr);
 	snprintf(c.detail, sizeof(c.detail), "%s %s %s %s", p.name, fpr, relation_name(p.relation),
@@ -115,7 +142,16 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 	if (rc)
 		return tr_cli_error("the partner was not added: %s%s", tr_strerror(rc),
 		                    tr_cli_write_hint(rc));
+	tr_control_kick(cli->home);
 	printf("added partner %s (fingerprint %s, %s)\n", p.name, fpr, relation_name(p.relation));
+	if (c.was_pending) {
+		char when[40];
+		tr_time_short(c.pending.first_ms, when, sizeof(when));
+		printf(
+		    "it had dialed in from %s (first %s, %llu time%s); it is let in from now on\n",
+		    c.pending.addr[0] ? c.pending.addr : "?", when,
+		    (unsigned long long)c.pending.count, c.pending.count == 1 ? "" : "s");
+	}
 	printf("compare the fingerprint with the partner's admin, and ask them to add this node:\n"
 	       "  trestle partner add NAME ");
 	char me[TR_NODEID_TEXT_SIZE];
@@ -266,9 +302,121 @@ static int partner_one(tr_cli *cli, int argc, char **argv, int op)
 		json_decref(j);
 	} else {
 		static const char *const done[] = {"", "suspended", "resumed", "removed"};
+		tr_control_kick(cli->home); /* a running daemon cuts or lets in at once */
 		printf("%s partner %s\n", done[op], o.p.name);
 	}
 	return 0;
+}
+
+struct pending_list {
+	int json;
+	size_t n;
+	json_t *arr;
+};
+
+static int pending_row(void *ctx, const tr_pending *p)
+{
+	struct pending_list *l = ctx;
+	char fpr[TR_FPR_TEXT_SIZE], first[40], last[40];
+	tr_fingerprint_curve(p->curve, fpr);
+	tr_time_iso(p->first_ms, first, sizeof(first));
+	tr_time_iso(p->last_ms, last, sizeof(last));
+	if (l->json) {
+		char hex[2 * TR_PK_BYTES + 1];
+		for (int i = 0; i < TR_PK_BYTES; i++)
+			snprintf(hex + 2 * i, 3, "%02x", p->curve[i]);
+		json_array_append_new(
+		    l->arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "fingerprint", fpr,
+		                      "curve_key", hex, "address", p->addr, "first_seen", first,
+		                      "last_seen", last, "attempts", (json_int_t)p->count));
+	} else {
+		if (!l->n)
+			printf("%-10s %-24s %-24s %-24s %s\n", "FINGERPR.", "ADDRESS", "FIRST SEEN",
+			       "LAST SEEN", "ATTEMPTS");
+		printf("%-10s %-24s %-24s %-24s %llu\n", fpr, p->addr[0] ? p->addr : "?", first,
+		       last, (unsigned long long)p->count);
+	}
+	l->n++;
+	return 0;
+}
+
+static int pending_fn(tr_txn *t, void *ctx)
+{
+	return tr_txn_pending_scan(t, pending_row, ctx);
+}
+
+struct forget_ctx {
+	const char *fpr;
+	uint8_t curve[TR_PK_BYTES];
+};
+
+static int forget_find(void *ctx, const tr_pending *p)
+{
+	struct forget_ctx *f = ctx;
+	char fpr[TR_FPR_TEXT_SIZE];
+	tr_fingerprint_curve(p->curve, fpr);
+	if (!strcmp(fpr, f->fpr)) {
+		memcpy(f->curve, p->curve, TR_PK_BYTES);
+		return 1;
+	}
+	return 0;
+}
+
+static int forget_fn(tr_txn *t, void *ctx)
+{
+	struct forget_ctx *f = ctx;
+	int rc = tr_txn_pending_scan(t, forget_find, f);
+	if (rc == 0)
+		return TR_ENOTFOUND;
+	if (rc != 1)
+		return rc;
+	rc = tr_txn_pending_del(t, f->curve);
+	return rc ? rc : tr_txn_audit(t, tr_now_ms(), "partner-ignore", f->fpr);
+}
+
+static int partner_pending(tr_cli *cli, int argc, char **argv, int ignore)
+{
+	static const tr_cmd_help helps[2] = {
+	    {"partner pending", "",
+	     "Nodes that dialed in with a key that is no partner: refused, and listed here with "
+	     "their key's fingerprint, address, and when they were first and last seen.",
+	     "To let one in, get its node id from its admin, check that the fingerprint matches,\n"
+	     "and add it: trestle partner add NAME NODEID --relation downstream"},
+	    {"partner ignore", "FINGERPRINT",
+	     "Forget a pending node. It stays refused; if it dials again it is listed again.",
+	     NULL}};
+	const tr_cmd_help *h = &helps[ignore];
+	struct pending_list l = {0, 0, NULL};
+	const tr_opt opts[] = {{"json", 0, TR_OPT_FLAG, &l.json, NULL, "print a JSON array"}, {0}};
+	const tr_opt none[] = {{0}};
+	const char *pos[1];
+	size_t npos;
+	int rc = tr_cli_begin(cli, h, ignore ? none : opts, argc, argv, pos, ignore, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if (ignore) {
+		if (npos != 1)
+			return tr_opt_usage_error(
+			    h, "which fingerprint (from `trestle partner pending`)?");
+		struct forget_ctx f = {pos[0], {0}};
+		rc = tr_store_write(cli->store, forget_fn, &f);
+		if (rc == TR_ENOTFOUND)
+			return tr_cli_error("no pending node has fingerprint %s", pos[0]);
+		if (rc)
+			return tr_cli_error("cannot forget it: %s%s", tr_strerror(rc),
+			                    tr_cli_write_hint(rc));
+		printf("forgot pending node %s\n", pos[0]);
+		return 0;
+	}
+	l.arr = json_array();
+	rc = tr_store_read(cli->store, pending_fn, &l);
+	if (!rc && l.json) {
+		json_dumpf(l.arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (!rc && !l.n && cli->out_tty)
+		fprintf(stderr, "no node is waiting to be let in\n");
+	json_decref(l.arr);
+	return rc ? tr_cli_error("cannot list pending nodes: %s", tr_strerror(rc)) : 0;
 }
 
 int cmd_partner(tr_cli *cli, int argc, char **argv)
@@ -281,6 +429,10 @@ int cmd_partner(tr_cli *cli, int argc, char **argv)
 		return partner_add(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "list"))
 		return partner_list(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "pending"))
+		return partner_pending(cli, argc - 1, argv + 1, 0);
+	if (!strcmp(sub, "ignore"))
+		return partner_pending(cli, argc - 1, argv + 1, 1);
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(sub, ones[i]))
 			return partner_one(cli, argc - 1, argv + 1, i);

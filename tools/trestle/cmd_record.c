@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "error.h"
 #include "kind.h"
 #include "../../proto/banned.h"
@@ -170,6 +171,8 @@ static int record_create(tr_cli *cli, int argc, char **argv)
 		c.rec = &rec;
 		tr_mpw_init(&c.env);
 		int wrc = tr_store_write(cli->store, create_fn, &c);
+		if (!wrc)
+			tr_control_kick(cli->home); /* a running daemon tells partners at once */
 		if (wrc == TR_ESCHEMA || wrc == TR_EREF)
 			rc = tr_cli_error("%s", c.why);
 		else if (wrc)

@@ -26,7 +26,11 @@ static const struct command {
     {"backup", cmd_backup, "write a consistent hot copy of the store"},
     {"audit", cmd_audit, "show the audit log of admin actions"},
     {"kinds", cmd_kinds, "list record kinds and their fields"},
-    {"partner", cmd_partner, "pair with partner nodes: add, list, show, suspend, resume, remove"},
+    {"partner", cmd_partner,
+     "pair with partner nodes: add, list, show, pending, suspend, resume, remove"},
+    {"policy", cmd_policy, "what is shared with which partner: allow, deny, list"},
+    {"status", cmd_status, "is the daemon running, and how is each partner"},
+    {"sync", cmd_sync, "ask the daemon to pull from a partner now"},
 };
 
 static void usage(FILE *out)
