@@ -1404,6 +1404,343 @@ static void test_two_processes(const tr_key *key)
 	tr_store_close(&s);
 }
 
+/* ---- sharing: outbound queues, policies, cursors, pending nodes ---- */
+
+struct share_ctx {
+	uint32_t partner;
+	const char *kind;
+	uint64_t backfilled, head, after, next;
+	size_t max, n;
+	int more;
+	tr_sync_state st;
+	tr_partner p;
+	const uint8_t *curve;
+	uint64_t now;
+};
+
+static int allow_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_policy_allow(t, c->partner, c->kind, 1000, &c->backfilled);
+}
+
+static int deny_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_policy_deny(t, c->partner, c->kind);
+}
+
+static int head_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_out_head(t, c->partner, &c->head);
+}
+
+static int read_cb(void *ctx, const uint8_t *env, size_t len)
+{
+	struct share_ctx *c = ctx;
+	tr_record rec;
+	CHECK_INT(tr_record_open(env, len, &rec), 0);
+	c->n++;
+	return 0;
+}
+
+static int out_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	c->n = 0;
+	return tr_txn_out_read(t, c->partner, c->after, c->max, 1u << 20, read_cb, c, &c->next,
+	                       &c->more);
+}
+
+static int partner_put_fn(tr_txn *t, void *ctx)
+{
+	return tr_txn_partner_put(t, ctx, 0);
+}
+
+static int partner_del_fn(tr_txn *t, void *ctx)
+{
+	return tr_txn_partner_del(t, ((tr_partner *)ctx)->id);
+}
+
+static int sync_put_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_sync_put(t, c->partner, &c->st);
+}
+
+static int sync_get_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_sync_get(t, c->partner, &c->st);
+}
+
+static int pending_seen_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	return tr_txn_pending_seen(t, c->curve, "127.0.0.1", c->now);
+}
+
+static int pending_count_cb(void *ctx, const tr_pending *p)
+{
+	struct share_ctx *c = ctx;
+	if (!memcmp(p->curve, c->curve, TR_PK_BYTES))
+		c->backfilled = p->count; /* attempts of the key asked about */
+	c->n++;
+	return 0;
+}
+
+static int pending_scan_fn(tr_txn *t, void *ctx)
+{
+	struct share_ctx *c = ctx;
+	c->n = 0;
+	return tr_txn_pending_scan(t, pending_count_cb, c);
+}
+
+static uint64_t head_of(tr_store *s, uint32_t partner)
+{
+	struct share_ctx c = {.partner = partner};
+	CHECK_INT(tr_store_read(s, head_fn, &c), 0);
+	return c.head;
+}
+
+/* A record by author key, stored as if received from partner source. */
+static void receive(tr_store *s, const tr_key *author, uint64_t seq, const char *kind,
+                    uint32_t source)
+{
+	tr_record rec;
+	tr_mpw w;
+	struct add_ctx a;
+	tr_record_init(&rec);
+	rec.kind.p = kind;
+	rec.kind.n = strlen(kind);
+	rec.seq = seq;
+	rec.created_ms = 5000;
+	if (!strcmp(kind, "claim")) {
+		tr_record_add_str(&rec, "product", "DW-1", 4);
+		tr_record_add_str(&rec, "problem", "leak", 4);
+		tr_record_add_str(&rec, "opened", "2026-01-02", 10);
+	} else {
+		tr_record_add_str(&rec, "title", "t", 1);
+		tr_record_add_str(&rec, "text", "x", 1);
+	}
+	tr_mpw_init(&w);
+	CHECK_INT(tr_record_seal(&rec, author, &w), 0);
+	CHECK_INT(add(s, tr_mpw_data(&w), tr_mpw_size(&w), source, &a), 0);
+	CHECK_INT(a.added, 1);
+	tr_mpw_release(&w);
+}
+
+static void test_sharing(const tr_key *key, const tr_key *other)
+{
+	char dir[512];
+	tr_store *s = NULL;
+	tr_key *third = NULL;
+	make_dir(dir, sizeof(dir), "share");
+	CHECK_INT(tr_key_new(&third), 0);
+	CHECK_INT(tr_store_open(dir, TR_STORE_CREATE, tr_key_public(key), &s), 0);
+	if (!s || !third)
+		return;
+	static tr_partner p1, p2;
+	memset(&p1, 0, sizeof(p1));
+	memset(&p2, 0, sizeof(p2));
+	memcpy(p1.id, tr_key_public(other), TR_PK_BYTES);
+	snprintf(p1.name, sizeof(p1.name), "one");
+	p1.relation = TR_REL_UPSTREAM;
+	memcpy(p2.id, tr_key_public(third), TR_PK_BYTES);
+	snprintf(p2.name, sizeof(p2.name), "two");
+	p2.relation = TR_REL_DOWNSTREAM;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p1), 0);
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p2), 0);
+	CHECK_INT(p1.index, 1);
+	CHECK_INT(p2.index, 2);
+
+	/* default deny: records written before any policy are queued for no one */
+	struct mk m[5];
+	mk_set(&m[0], "claim", 1, "product", "DW-1", "problem", "a", "opened", "2026-01-01", NULL);
+	mk_set(&m[1], "claim", 2, "product", "DW-1", "problem", "b", "opened", "2026-01-01", NULL);
+	mk_set(&m[2], "idea", 3, "title", "i", "text", "x", NULL);
+	mk_set(&m[3], "claim", 4, "product", "DW-2", "problem", "c", "opened", "2026-01-01", NULL);
+	mk_set(&m[4], "idea", 5, "title", "j", "text", "y", NULL);
+	CHECK_INT(create(s, key, m, 5, NULL, 0), 0);
+	CHECK_INT(head_of(s, 1), 0);
+
+	/* allowing a kind backfills what is there, once */
+	struct share_ctx c = {.partner = 1, .kind = "claim"};
+	CHECK_INT(tr_store_write(s, allow_fn, &c), 0);
+	CHECK_INT(c.backfilled, 3);
+	CHECK_INT(head_of(s, 1), 3);
+	CHECK_INT(tr_store_write(s, allow_fn, &c), TR_EEXIST);
+	c.kind = "no_such_kind";
+	CHECK_INT(tr_store_write(s, allow_fn, &c), TR_EINVAL);
+	c.kind = "claim";
+	c.partner = 99;
+	CHECK_INT(tr_store_write(s, allow_fn, &c), TR_ENOTFOUND);
+	CHECK_INT(head_of(s, 2), 0);
+
+	/* a new record joins the queue in its own transaction */
+	mk_set(&m[0], "claim", 6, "product", "DW-3", "problem", "d", "opened", "2026-01-01", NULL);
+	CHECK_INT(create(s, key, m, 1, NULL, 0), 0);
+	CHECK_INT(head_of(s, 1), 4);
+
+	/* reading in batches: bounded by max, next and more say where to go on */
+	c.partner = 1;
+	c.after = 0;
+	c.max = 3;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 3);
+	CHECK_INT(c.next, 3);
+	CHECK_INT(c.more, 1);
+	c.after = c.next;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(c.next, 4);
+	CHECK_INT(c.more, 0);
+	c.after = 4;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 0);
+	CHECK_INT(c.next, 4);
+
+	/* never back to its author, never back to where it came from; relayed otherwise */
+	receive(s, other, 1, "claim", 2); /* by partner one, from partner two */
+	CHECK_INT(head_of(s, 1), 4);
+	receive(s, third, 1, "claim", 1); /* by partner two, from partner one */
+	CHECK_INT(head_of(s, 1), 4);
+	tr_key *fourth = NULL;
+	CHECK_INT(tr_key_new(&fourth), 0);
+	receive(s, fourth, 1, "claim", 2); /* by a stranger, from partner two: relayed */
+	CHECK_INT(head_of(s, 1), 5);
+	c.partner = 2;
+	c.kind = "claim";
+	CHECK_INT(tr_store_write(s, allow_fn, &c), 0);
+	/* 4 own claims + the one by partner one from partner two... which came from two:
+	 * no; the one by two: no; the stranger's from two: no */
+	CHECK_INT(c.backfilled, 4);
+
+	/* narrowing holds at read time; allowing again re-offers without re-queueing */
+	c.partner = 1;
+	CHECK_INT(tr_store_write(s, deny_fn, &c), 0);
+	CHECK_INT(tr_store_write(s, deny_fn, &c), TR_ENOTFOUND);
+	c.after = 0;
+	c.max = 100;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 0);
+	CHECK_INT(c.next, 5);
+	CHECK_INT(tr_store_write(s, allow_fn, &c), 0);
+	CHECK_INT(c.backfilled, 0);
+	c.after = 0;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 5);
+
+	/* cursors */
+	c.partner = 1;
+	c.st.cursor = 77;
+	c.st.received = 12;
+	CHECK_INT(tr_store_write(s, sync_put_fn, &c), 0);
+	memset(&c.st, 0, sizeof(c.st));
+	CHECK_INT(tr_store_read(s, sync_get_fn, &c), 0);
+	CHECK_INT(c.st.cursor, 77);
+	CHECK_INT(c.st.received, 12);
+
+	/* removing a partner takes its queue, policies and cursor with it */
+	CHECK_INT(tr_store_write(s, partner_del_fn, &p1), 0);
+	CHECK_INT(tr_store_read(s, head_fn, &c), TR_ENOTFOUND);
+	CHECK_INT(tr_store_read(s, sync_get_fn, &c), 0);
+	CHECK_INT(c.st.cursor, 0);
+	CHECK_INT(head_of(s, 2), 4);
+	struct check_ctx ck;
+	CHECK_INT(run_check(s, &ck), 0);
+	CHECK_INT(ck.n, 0);
+
+	/* pending nodes: counted per key, bounded in number */
+	uint8_t curve[TR_PK_BYTES];
+	memset(curve, 7, sizeof(curve));
+	c.curve = curve;
+	c.now = 10;
+	CHECK_INT(tr_store_write(s, pending_seen_fn, &c), 0);
+	c.now = 20;
+	CHECK_INT(tr_store_write(s, pending_seen_fn, &c), 0);
+	CHECK_INT(tr_store_read(s, pending_scan_fn, &c), 0);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(c.backfilled, 2);
+	for (int i = 0; i < 300; i++) {
+		uint8_t k[TR_PK_BYTES];
+		memset(k, 0, sizeof(k));
+		k[0] = (uint8_t)(i >> 8);
+		k[1] = (uint8_t)i;
+		c.curve = k;
+		c.now = 100 + (uint64_t)i;
+		CHECK_INT(tr_store_write(s, pending_seen_fn, &c), 0);
+	}
+	c.curve = curve;
+	CHECK_INT(tr_store_read(s, pending_scan_fn, &c), 0);
+	CHECK_INT(c.n, 256);
+
+	tr_store_close(&s);
+	tr_key_destroy(&third);
+	tr_key_destroy(&fourth);
+}
+
+/* A schema-1 store (issue 2's) is upgraded on open: the sync tables are added, its
+ * records stay, and sharing works on it. */
+static void test_upgrade(const tr_key *key)
+{
+	char dir[512];
+	tr_store *s = NULL;
+	make_dir(dir, sizeof(dir), "upgrade");
+	CHECK_INT(tr_store_open(dir, TR_STORE_CREATE, tr_key_public(key), &s), 0);
+	struct mk m[1];
+	mk_set(&m[0], "idea", 1, "title", "old", "text", "from schema 1", NULL);
+	CHECK_INT(create(s, key, m, 1, NULL, 0), 0);
+	tr_store_close(&s);
+
+	/* make it what schema 1 wrote: no sync tables, schema 1 */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	CHECK_INT(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	CHECK_INT(mdb_env_open(env, dir, 0, 0600), 0);
+	CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	static const char *const gone[] = {"outq", "outset", "sync", "pending"};
+	for (int i = 0; i < 4; i++) {
+		CHECK_INT(mdb_dbi_open(txn, gone[i], 0, &dbi), 0);
+		CHECK_INT(mdb_drop(txn, dbi, 1), 0);
+	}
+	CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	uint8_t one[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	MDB_val k = {6, "schema"}, v = {8, one};
+	CHECK_INT(mdb_put(txn, dbi, &k, &v, 0), 0);
+	CHECK_INT(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	CHECK_INT(count(s), 1);
+	CHECK_INT(pos_of(s, m[0].id), 1);
+	static tr_partner p;
+	memset(&p, 0, sizeof(p));
+	memset(p.id, 0, sizeof(p.id));
+	memcpy(p.id, tr_key_public(key), TR_PK_BYTES);
+	p.id[0] ^= 1; /* any other key will do for the store */
+	snprintf(p.name, sizeof(p.name), "up");
+	p.relation = TR_REL_UPSTREAM;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p), 0);
+	struct share_ctx c = {.partner = p.index, .kind = "idea"};
+	CHECK_INT(tr_store_write(s, allow_fn, &c), 0);
+	CHECK_INT(c.backfilled, 1);
+	tr_store_close(&s);
+	/* and it says so */
+	CHECK_INT(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	CHECK_INT(mdb_get(txn, dbi, &k, &v), 0);
+	CHECK(v.mv_size == 8 && ((uint8_t *)v.mv_data)[7] == TR_STORE_SCHEMA);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1429,6 +1766,8 @@ int main(void)
 	test_regressions(tr_key_public(key), dir);
 	test_grow(key);
 	test_two_processes(key);
+	test_sharing(key, other);
+	test_upgrade(key);
 
 	tr_key_destroy(&key);
 	tr_key_destroy(&other);
