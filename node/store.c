@@ -1488,13 +1488,19 @@ static int rules_load(tr_txn *t)
 
 /* The one place that decides whether partner p may have rec, which arrived from
  * source. Today's rule (issue 3): the admin allowed rec's kind for p; a record never
- * goes back to the partner it came from or to its author. Suspension does not enter
- * here: a suspended partner's queue keeps growing and it gets nothing until resumed. */
-static int policy_allows(const struct share_rules *r, const tr_partner *p, const tr_record *rec,
+ * goes back to the partner it came from or to its author; and a record written by
+ * another node goes on from here only if its author's terms allow a hop beyond the
+ * first partner (its private fields are withheld then: see tr_txn_out_read).
+ * Suspension does not enter here: a suspended partner's queue keeps growing and it
+ * gets nothing until resumed. */
+static int policy_allows(const tr_txn *t, const tr_partner *p, const tr_record *rec,
                          uint32_t source)
 {
+	const struct share_rules *r = t->rules;
 	if (source == p->index || !memcmp(rec->author, p->id, TR_PK_BYTES))
 		return 0;
+	if (memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0 && rec->terms.hops == 0)
+		return 0; /* its author let it go to its first partner (us) only */
 	for (size_t i = 0; i < r->nrules; i++)
 		if (r->rules[i].partner == p->index && tr_str_eq(rec->kind, r->rules[i].kind))
 			return 1;
@@ -1562,7 +1568,7 @@ static int share_new(tr_txn *t, const uint8_t posb[8], const tr_record *rec, uin
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < t->rules->npartners; i++)
-		if (policy_allows(t->rules, &t->rules->partners[i], rec, source) &&
+		if (policy_allows(t, &t->rules->partners[i], rec, source) &&
 		    (rc = enqueue(t, i, posb, NULL)) != 0)
 			return rc;
 	return 0;
@@ -1648,7 +1654,7 @@ int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t 
 			rc = TR_ECORRUPT;
 			break;
 		}
-		if (policy_allows(t->rules, &t->rules->partners[pi], rec, source) &&
+		if (policy_allows(t, &t->rules->partners[pi], rec, source) &&
 		    (rc = enqueue(t, pi, pv.mv_data, backfilled)) != 0)
 			break;
 	}
@@ -1724,6 +1730,8 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 		return map_err(rc);
 	const tr_partner *p = &t->rules->partners[pi];
 	uint8_t kb[12];
+	tr_mpw relay;
+	tr_mpw_init(&relay);
 	put_be32(kb, partner);
 	put_be64(kb + 4, after + 1);
 	MDB_cursor *c;
@@ -1757,14 +1765,32 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 			rc = TR_ECORRUPT;
 			break;
 		}
-		if (!policy_allows(t->rules, p, rec, source))
+		if (!policy_allows(t, p, rec, source))
 			continue; /* the policy narrowed since it was queued */
+		if (rec->terms.nprivate && memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0) {
+			/* relayed: the author's private fields stay here; their digests go on,
+			 * so the record still verifies */
+			for (size_t f = 0; f < rec->terms.nprivate; f++) {
+				char name[TR_MAX_NAME + 1];
+				memcpy(name, rec->terms.private_fields[f].p,
+				       rec->terms.private_fields[f].n);
+				name[rec->terms.private_fields[f].n] = '\0';
+				(void)tr_record_withhold(rec,
+				                         name); /* absent or withheld already */
+			}
+			tr_mpw_reset(&relay);
+			if ((rc = tr_record_encode(rec, &relay)) != 0)
+				break;
+			env = tr_mpw_data(&relay);
+			len = tr_mpw_size(&relay);
+		}
 		if ((rc = cb(ctx, env, len)) != 0)
 			break;
 		n++;
 		bytes += len;
 	}
 	mdb_cursor_close(c);
+	tr_mpw_release(&relay);
 	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
 }
 

@@ -1410,7 +1410,7 @@ struct share_ctx {
 	uint32_t partner;
 	const char *kind;
 	uint64_t backfilled, head, after, next;
-	size_t max, n;
+	size_t max, n, withheld;
 	int more;
 	tr_sync_state st;
 	tr_partner p;
@@ -1441,6 +1441,10 @@ static int read_cb(void *ctx, const uint8_t *env, size_t len)
 	struct share_ctx *c = ctx;
 	tr_record rec;
 	CHECK_INT(tr_record_open(env, len, &rec), 0);
+	const tr_field *serial = tr_record_field(&rec, "serial");
+	if (serial && !serial->disclosed)
+		c->withheld++;
+	CHECK(!memmem(env, len, "SN-SECRET", 9));
 	c->n++;
 	return 0;
 }
@@ -1505,8 +1509,9 @@ static uint64_t head_of(tr_store *s, uint32_t partner)
 }
 
 /* A record by author key, stored as if received from partner source. */
+/* hops: the author's onward terms; a claim keeps "serial" private when hops > 0 */
 static void receive(tr_store *s, const tr_key *author, uint64_t seq, const char *kind,
-                    uint32_t source)
+                    uint32_t source, uint64_t hops)
 {
 	tr_record rec;
 	tr_mpw w;
@@ -1516,7 +1521,15 @@ static void receive(tr_store *s, const tr_key *author, uint64_t seq, const char 
 	rec.kind.n = strlen(kind);
 	rec.seq = seq;
 	rec.created_ms = 5000;
+	rec.terms.hops = hops;
+	rec.terms.roles = hops ? TR_ROLE_ALL : 0;
 	if (!strcmp(kind, "claim")) {
+		if (hops) {
+			tr_record_add_str(&rec, "serial", "SN-SECRET", 9);
+			rec.terms.nprivate = 1;
+			rec.terms.private_fields[0].p = "serial";
+			rec.terms.private_fields[0].n = 6;
+		}
 		tr_record_add_str(&rec, "product", "DW-1", 4);
 		tr_record_add_str(&rec, "problem", "leak", 4);
 		tr_record_add_str(&rec, "opened", "2026-01-02", 10);
@@ -1602,14 +1615,24 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	CHECK_INT(c.next, 4);
 
 	/* never back to its author, never back to where it came from; relayed otherwise */
-	receive(s, other, 1, "claim", 2); /* by partner one, from partner two */
+	receive(s, other, 1, "claim", 2, 1); /* by partner one, from partner two */
 	CHECK_INT(head_of(s, 1), 4);
-	receive(s, third, 1, "claim", 1); /* by partner two, from partner one */
+	receive(s, third, 1, "claim", 1, 1); /* by partner two, from partner one */
 	CHECK_INT(head_of(s, 1), 4);
 	tr_key *fourth = NULL;
 	CHECK_INT(tr_key_new(&fourth), 0);
-	receive(s, fourth, 1, "claim", 2); /* by a stranger, from partner two: relayed */
+	receive(s, fourth, 1, "claim", 2, 0); /* a stranger's, for its first partner only */
+	CHECK_INT(head_of(s, 1), 4);
+	receive(s, fourth, 2, "claim", 2, 1); /* one hop more allowed: relayed */
 	CHECK_INT(head_of(s, 1), 5);
+	/* relayed without the author's private field, and still verifying */
+	c.partner = 1;
+	c.after = 4;
+	c.max = 10;
+	c.withheld = 0;
+	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(c.withheld, 1);
 	c.partner = 2;
 	c.kind = "claim";
 	CHECK_INT(tr_store_write(s, allow_fn, &c), 0);
