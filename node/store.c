@@ -1093,6 +1093,55 @@ static int count_entries(tr_txn *t, int db, uint64_t *n)
 	return rc;
 }
 
+/* Every queue entry names a stored record and its twin in outset, and the reverse. */
+static int check_queues(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v, k2, v2;
+	uint64_t bad = 0, entries = 0, twins;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c);
+	if (rc)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		uint8_t sk[12];
+		entries++;
+		if (k.mv_size != 12 || v.mv_size != 8) {
+			bad++;
+			continue;
+		}
+		k2.mv_size = 8;
+		k2.mv_data = v.mv_data;
+		if (mdb_get(t->txn, t->s->dbi[DB_REC], &k2, &v2) != 0) {
+			bad++;
+			continue;
+		}
+		memcpy(sk, k.mv_data, 4);
+		memcpy(sk + 4, v.mv_data, 8);
+		k2.mv_size = 12;
+		k2.mv_data = sk;
+		if (mdb_get(t->txn, t->s->dbi[DB_OUTSET], &k2, &v2) != 0 || v2.mv_size != 8 ||
+		    memcmp(v2.mv_data, (const uint8_t *)k.mv_data + 4, 8) != 0)
+			bad++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	MDB_stat st;
+	if ((rc = mdb_stat(t->txn, t->s->dbi[DB_OUTSET], &st)) != 0)
+		return map_err(rc);
+	twins = st.ms_entries;
+	if (bad)
+		PROBLEM("%" PRIu64
+		        " entries of the partners' outbound queues name no stored record "
+		        "or have no twin in outset",
+		        bad);
+	if (twins != entries)
+		PROBLEM("the outbound queues have %" PRIu64 " entries and outset %" PRIu64, entries,
+		        twins);
+	return 0;
+}
+
 int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx,
                  uint64_t *records)
 {
@@ -1172,7 +1221,7 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 	else if (rc)
 		return map_err(rc);
 	free(l.v);
-	return 0;
+	return check_queues(t, cb, ctx);
 }
 
 /* ---- partners ---- */

@@ -434,7 +434,7 @@ static void reload(void)
 		for (size_t j = 0; j < N.npeers && !old; j++)
 			if (!memcmp(N.peers[j]->p.id, nw->p.id, TR_PK_BYTES))
 				old = N.peers[j];
-		if (old && old->p.suspended == nw->p.suspended &&
+		if (old && old->p.suspended == nw->p.suspended && old->p.index == nw->p.index &&
 		    !strcmp(old->p.endpoint, nw->p.endpoint)) {
 			old->p = nw->p; /* name or relation may change; the connection stays */
 			old->keep = 1;
@@ -1409,6 +1409,10 @@ static int start(void)
 		       zmq_strerror(errno));
 		return -1;
 	}
+	/* the node's own user only, whatever the home's mode */
+	if (chmod(path, 0600) != 0)
+		tr_log(TR_LOG_WARNING, "cannot restrict %s to its owner: %s", path,
+		       strerror(errno));
 	reload();
 	if (router_open() != 0)
 		return -1;
