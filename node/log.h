@@ -1,5 +1,6 @@
 /* log.h: the daemon's log: one line per event on stderr, each with the sd-daemon level
- * prefix ("<3>", "<4>", "<6>", "<7>") that journald reads. */
+ * prefix ("<3>" error, "<4>" warning, "<5>" notice, "<6>" info, "<7>" debug) that
+ * journald reads. */
 #ifndef TR_LOG_H
 #define TR_LOG_H
 

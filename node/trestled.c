@@ -120,6 +120,7 @@ static struct node {
 	char bound[512];
 	int sigfd;
 	int stop, fatal;
+	int loaded;         /* the partner table was read once */
 	int recycle_router; /* a removed or suspended partner is on it: drop every connection */
 	peer **peers;
 	size_t npeers;
@@ -455,8 +456,12 @@ static void reload(void)
 				if (N.peers[j] == old)
 					N.peers[j] = NULL;
 		} else {
-			tr_log(TR_LOG_INFO, "partner %s: added%s%s", nw->p.name,
-			       nw->p.endpoint[0] ? ", dialing " : "", nw->p.endpoint);
+			tr_log(TR_LOG_INFO, "partner %s: %s%s%s", nw->p.name,
+			       N.loaded          ? "added"
+			       : nw->p.suspended ? "suspended"
+			                         : "known",
+			       nw->p.endpoint[0] && !nw->p.suspended ? ", dialing " : "",
+			       nw->p.suspended ? "" : nw->p.endpoint);
 			nw->tokens = MSG_BURST;
 		}
 		nw->keep = 1;
@@ -474,6 +479,7 @@ static void reload(void)
 	free(N.peers);
 	N.peers = c.fresh;
 	N.npeers = c.n;
+	N.loaded = 1;
 }
 
 /* ---- ZAP: admits the keys of active partners, remembers the others ---- */
@@ -1312,11 +1318,12 @@ static int usage(FILE *f, int code)
 	        "The trestle node daemon: exchanges signed records with the partner nodes of\n"
 	        "this node over CURVE-secured ZeroMQ, as its sharing policies allow. Runs in\n"
 	        "the foreground, logs to stderr (journald level prefixes), tells systemd when\n"
-	        "it is ready ($NOTIFY_SOCKET) and stops cleanly on SIGTERM or SIGINT.\n"
+	        "it is ready ($NOTIFY_SOCKET) and stops cleanly on SIGTERM or SIGINT; SIGHUP\n"
+	        "re-reads the partner table at once (it is re-read every second anyway).\n"
 	        "\n"
 	        "  --home DIR   the node's home (default: $TRESTLE_HOME, else\n"
 	        "               $XDG_STATE_HOME/trestle, else ~/.local/state/trestle)\n"
-	        "  --verbose    log every connection event and batch (debug level)\n"
+	        "  --verbose    also log every batch stored and dropped (debug level)\n"
 	        "  --help       this text;  --version  the version\n"
 	        "\n"
 	        "Set up the home with `trestle init`, pair with `trestle partner add`, allow\n"
@@ -1480,6 +1487,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	N.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	N.started_ms = wall_ms();
+	char conf[4200];
+	struct stat cst;
+	snprintf(conf, sizeof(conf), "%s/%s", N.home, TR_CONFIG_FILE);
+	if (stat(conf, &cst) != 0) {
+		tr_log(TR_LOG_ERR,
+		       "no trestle node at %s (create one with `trestle init`, or give "
+		       "--home or TRESTLE_HOME)",
+		       N.home);
+		return 1;
+	}
 	int lockfd = lock_home();
 	if (lockfd < 0)
 		return 1;
@@ -1533,9 +1550,18 @@ int main(int argc, char **argv)
 			if (items[0].revents) {
 				struct signalfd_siginfo si;
 				if (read(N.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-					tr_log(TR_LOG_NOTICE, "signal %u: stopping", si.ssi_signo);
-					N.stop = 1;
-					break;
+					if (si.ssi_signo == SIGHUP) {
+						/* what `systemctl reload` sends: re-read the
+						 * partner table now (it is re-read every second
+						 * anyway) */
+						tr_log(TR_LOG_INFO, "SIGHUP: reloading partners");
+						tick();
+					} else {
+						tr_log(TR_LOG_NOTICE, "signal %u: stopping",
+						       si.ssi_signo);
+						N.stop = 1;
+						break;
+					}
 				}
 			}
 			/* drain each socket a bounded number of messages per round, so one busy

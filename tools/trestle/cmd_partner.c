@@ -115,9 +115,12 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 		int printable = 1;
 		for (const char *e = endpoint; *e; e++)
 			printable &= *e > ' ' && *e <= '~';
-		if (strncmp(endpoint, "tcp://", 6) != 0 || strlen(endpoint) > TR_ENDPOINT_MAX ||
-		    !strchr(endpoint + 6, ':') || !printable)
-			return tr_opt_usage_error(&add_help, "--endpoint must be tcp://HOST:PORT");
+		int tcp = !strncmp(endpoint, "tcp://", 6), ipc = !strncmp(endpoint, "ipc://", 6);
+		if ((!tcp && !ipc) || strlen(endpoint) > TR_ENDPOINT_MAX ||
+		    (tcp && !strchr(endpoint + 6, ':')) || (ipc && !endpoint[6]) || !printable)
+			return tr_opt_usage_error(
+			    &add_help, "--endpoint must be tcp://HOST:PORT (or ipc://PATH "
+			               "for a node on this machine)");
 		snprintf(p.endpoint, sizeof(p.endpoint), "%s", endpoint);
 	}
 	p.added_ms = tr_now_ms();
@@ -345,6 +348,16 @@ static int pending_fn(tr_txn *t, void *ctx)
 	return tr_txn_pending_scan(t, pending_row, ctx);
 }
 
+/* "MMQV-MMVI", "mmqvmmvi" and "mmqv-mmvi" name the same fingerprint */
+static void fpr_flat(const char *in, char *out, size_t n)
+{
+	size_t j = 0;
+	for (; *in && j + 1 < n; in++)
+		if (*in != '-' && *in != ' ')
+			out[j++] = (char)(*in >= 'A' && *in <= 'Z' ? *in - 'A' + 'a' : *in);
+	out[j] = '\0';
+}
+
 struct forget_ctx {
 	const char *fpr;
 	uint8_t curve[TR_PK_BYTES];
@@ -353,9 +366,11 @@ struct forget_ctx {
 static int forget_find(void *ctx, const tr_pending *p)
 {
 	struct forget_ctx *f = ctx;
-	char fpr[TR_FPR_TEXT_SIZE];
+	char fpr[TR_FPR_TEXT_SIZE], a[TR_FPR_TEXT_SIZE], b[32];
 	tr_fingerprint_curve(p->curve, fpr);
-	if (!strcmp(fpr, f->fpr)) {
+	fpr_flat(fpr, a, sizeof(a));
+	fpr_flat(f->fpr, b, sizeof(b));
+	if (!strcmp(a, b)) {
 		memcpy(f->curve, p->curve, TR_PK_BYTES);
 		return 1;
 	}

@@ -121,10 +121,21 @@ int cmd_status(tr_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+struct find_ctx {
+	const char *which;
+	tr_partner p;
+};
+
+static int find_fn(tr_txn *t, void *vctx)
+{
+	struct find_ctx *f = vctx;
+	return tr_txn_partner_find(t, f->which, &f->p);
+}
+
 int cmd_sync(tr_cli *cli, int argc, char **argv)
 {
 	static const tr_cmd_help h = {
-	    "sync", "PARTNER",
+	    "sync", "NAME|NODEID",
 	    "Ask the daemon to pull from PARTNER now (and to forget any back-off after errors).",
 	    "Records normally arrive within milliseconds without this; it is for after a fault.\n"
 	    "Exit status 3 when no trestled runs on this node's home."};
@@ -136,13 +147,22 @@ int cmd_sync(tr_cli *cli, int argc, char **argv)
 		return rc;
 	if (npos != 1)
 		return tr_opt_usage_error(&h, "which partner?");
-	if (!tr_partner_name_valid(pos[0]))
-		return tr_opt_usage_error(&h, "\"%s\" is not a partner name", pos[0]);
+	/* a name or a node id, as everywhere else; the daemon knows partners by name */
+	if ((rc = tr_cli_open(cli)) != 0)
+		return rc;
+	static struct find_ctx f;
+	memset(&f, 0, sizeof(f));
+	f.which = pos[0];
+	rc = tr_store_read(cli->store, find_fn, &f);
+	if (rc == TR_ENOTFOUND)
+		return tr_cli_error("no partner named %s (see `trestle partner list`)", pos[0]);
+	if (rc)
+		return tr_cli_error("cannot read the partner table: %s", tr_strerror(rc));
 	tr_mpw w;
 	tr_mpw_init(&w);
 	tr_mpw_array(&w, 2);
 	tr_mpw_str(&w, "sync", 4);
-	tr_mpw_str(&w, pos[0], strlen(pos[0]));
+	tr_mpw_str(&w, f.p.name, strlen(f.p.name));
 	char text[512];
 	int ok = 0;
 	rc = call(cli, &w, &ok, text, sizeof(text));
@@ -150,7 +170,7 @@ int cmd_sync(tr_cli *cli, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!ok)
-		return tr_cli_error("cannot sync with %s: %s", pos[0], text);
-	printf("pulling from %s\n", pos[0]);
+		return tr_cli_error("cannot sync with %s: %s", f.p.name, text);
+	printf("pulling from %s\n", f.p.name);
 	return 0;
 }

@@ -27,7 +27,8 @@ static const struct command {
     {"audit", cmd_audit, "show the audit log of admin actions"},
     {"kinds", cmd_kinds, "list record kinds and their fields"},
     {"partner", cmd_partner,
-     "pair with partner nodes: add, list, show, pending, suspend, resume, remove"},
+     "pair with partner nodes: add, list, show, pending, ignore, suspend, resume, "
+     "remove"},
     {"policy", cmd_policy, "what is shared with which partner: allow, deny, list"},
     {"status", cmd_status, "is the daemon running, and how is each partner"},
     {"sync", cmd_sync, "ask the daemon to pull from a partner now"},
