@@ -68,6 +68,7 @@ struct tr_store {
 	MDB_dbi dbi[DB_COUNT];
 	uint8_t node[TR_PK_BYTES]; /* this node's key, from meta */
 	int upgrade;               /* schema 1 on open: tables to add */
+	uint64_t epoch;            /* of the outbound queues, from meta */
 	char path[4096];
 	char detail[4096 + 512];
 };
@@ -245,19 +246,29 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 	}
 	if (meta_get(s, txn, "node", &v) || v.mv_size != TR_PK_BYTES)
 		return TR_ESTORE;
+	memcpy(s->node, v.mv_data, TR_PK_BYTES);
+	if (node && memcmp(s->node, node, TR_PK_BYTES) != 0) {
+		detail(s, "%s belongs to another node key than this node's key file", s->path);
+		return TR_EKEY;
+	}
+	if (meta_get(s, txn, "epoch", &v) == 0 && v.mv_size == 8)
+		s->epoch = get_be64(v.mv_data);
 	if (!s->upgrade && (rc = open_dbs(s, txn, 0, DB_COUNT)) != 0) {
 		detail(s, "%s is not a complete trestle store; it was not changed", s->path);
 		return TR_ESTORE;
 	}
-	memcpy(s->node, v.mv_data, TR_PK_BYTES);
-	if (node) {
-		if (memcmp(v.mv_data, node, TR_PK_BYTES) != 0) {
-			detail(s, "%s belongs to another node key than this node's key file",
-			       s->path);
-			return TR_EKEY;
-		}
-	}
 	return 0;
+}
+
+/* A fresh random queue epoch (never 0: 0 means "none yet" to a puller). */
+static int put_epoch(tr_store *s, MDB_txn *txn)
+{
+	uint8_t b[8];
+	do
+		randombytes_buf(b, sizeof(b));
+	while (get_be64(b) == 0);
+	s->epoch = get_be64(b);
+	return meta_put(s, txn, "epoch", b, 8);
 }
 
 static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
@@ -286,10 +297,13 @@ static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
 	memcpy(s->node, node, TR_PK_BYTES);
 	if (!rc)
 		rc = meta_put(s, txn, "seq", seq, 8);
+	if (!rc)
+		rc = put_epoch(s, txn);
 	return rc;
 }
 
-/* Schema 1 -> 2: adds the sync tables (empty); nothing else changes. */
+/* Schema 1 -> 2: adds the sync tables (empty) and a queue epoch; nothing else
+ * changes. */
 static int upgrade(tr_store *s)
 {
 	MDB_txn *txn;
@@ -301,6 +315,8 @@ static int upgrade(tr_store *s)
 	rc = open_dbs(s, txn, 1, DB_COUNT);
 	if (!rc)
 		rc = meta_put(s, txn, "schema", schema, 8);
+	if (!rc && !s->epoch)
+		rc = put_epoch(s, txn);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -391,7 +407,8 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 		txn = NULL;
 		if (rc)
 			goto fail;
-		if (s->upgrade && (rc = upgrade(s)) != 0)
+		if ((s->upgrade || !s->epoch) && !(flags & TR_STORE_RDONLY) &&
+		    (rc = upgrade(s)) != 0)
 			goto fail;
 	}
 	return 0;
@@ -488,6 +505,24 @@ int tr_store_backup(tr_store *s, const char *dir)
 	if (rc)
 		unlink(file);
 	return rc;
+}
+
+uint64_t tr_store_epoch(const tr_store *s)
+{
+	return s->epoch;
+}
+
+int tr_store_new_epoch(tr_store *s)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	if ((rc = put_epoch(s, txn)) != 0) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	return map_err(mdb_txn_commit(txn));
 }
 
 int tr_store_size(tr_store *s, uint64_t *bytes)
@@ -1856,20 +1891,22 @@ int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st)
 		return 0;
 	if (rc)
 		return map_err(rc);
-	if (v.mv_size != 16)
+	if (v.mv_size != 24)
 		return TR_ECORRUPT;
 	st->cursor = get_be64(v.mv_data);
-	st->received = get_be64((const uint8_t *)v.mv_data + 8);
+	st->epoch = get_be64((const uint8_t *)v.mv_data + 8);
+	st->received = get_be64((const uint8_t *)v.mv_data + 16);
 	return 0;
 }
 
 int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st)
 {
-	uint8_t kb[4], vb[16];
+	uint8_t kb[4], vb[24];
 	put_be32(kb, partner);
 	put_be64(vb, st->cursor);
-	put_be64(vb + 8, st->received);
-	MDB_val k = {4, kb}, v = {16, vb};
+	put_be64(vb + 8, st->epoch);
+	put_be64(vb + 16, st->received);
+	MDB_val k = {4, kb}, v = {24, vb};
 	return map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
 }
 

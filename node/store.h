@@ -61,6 +61,11 @@ int tr_store_read(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx);
  * dir/data.mdb, created with mode 0600; dir must exist and hold no store (TR_EEXIST).
  * Compacts free pages away. A failed copy is removed. */
 int tr_store_backup(tr_store *s, const char *dir);
+/* The epoch of this node's outbound queues: a random number, new when the store is
+ * created and when it is restored from a backup (its queue positions go back then, and
+ * partners must pull from the start; see tr_store_new_epoch). */
+uint64_t tr_store_epoch(const tr_store *s);
+int tr_store_new_epoch(tr_store *s);
 /* Bytes in use by the store's data file. */
 int tr_store_size(tr_store *s, uint64_t *bytes);
 
@@ -182,11 +187,12 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
                     int (*cb)(void *ctx, const uint8_t *env, size_t len), void *ctx, uint64_t *next,
                     int *more);
 
-/* How far this node has pulled from a partner: its queue position, and how many
- * records came from it. Zero for a partner never pulled from. Kept in the transaction
- * that stores the batch it covers. */
+/* How far this node has pulled from a partner: its queue position, the epoch of the
+ * partner's queues that position belongs to, and how many records came from it. Zero
+ * for a partner never pulled from. Kept in the transaction that stores the batch it
+ * covers. */
 typedef struct tr_sync_state {
-	uint64_t cursor, received;
+	uint64_t cursor, epoch, received;
 } tr_sync_state;
 int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st);
 int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st);

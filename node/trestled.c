@@ -632,8 +632,8 @@ static void serve_pull(peer *pr, void *via, const tr_msg *m)
 		return;
 	}
 	tr_mpw_reset(&N.out);
-	tr_msg_batch(&N.out, c.after, c.next, c.more, c.n, tr_mpw_data(&N.recs),
-	             tr_mpw_size(&N.recs));
+	tr_msg_batch(&N.out, tr_store_epoch(N.store), c.after, c.next, c.more, c.n,
+	             tr_mpw_data(&N.recs), tr_mpw_size(&N.recs));
 	if (tr_mpw_error(&N.out)) {
 		send_error(pr, via, TR_WERR_INTERNAL, "out of memory");
 		return;
@@ -658,7 +658,7 @@ static void verify_one(void *ctx, size_t i)
 struct commit_ctx {
 	peer *pr;
 	size_t n;
-	uint64_t next;
+	uint64_t epoch, next;
 	uint64_t added;
 	char why[256];
 };
@@ -681,6 +681,7 @@ static int commit_fn(tr_txn *t, void *vctx)
 	}
 	tr_sync_state st = c->pr->st;
 	st.cursor = c->next;
+	st.epoch = c->epoch;
 	st.received += c->added;
 	return tr_txn_sync_put(t, c->pr->p.index, &st);
 }
@@ -698,6 +699,17 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		return;
 	}
 	pr->ninflight = 0;
+	if (pr->st.epoch && m->epoch != pr->st.epoch) {
+		/* its queue positions are not the ones our cursor counts: its store was
+		 * restored from a backup. Storing is idempotent: pull it all again. */
+		peer_error(pr, 0,
+		           "its store was restored from a backup (its queue epoch changed); "
+		           "pulling all it shares again");
+		pr->st.cursor = 0;
+		pr->st.epoch = 0;
+		pull(pr);
+		return;
+	}
 	/* ask for the next batch now, so the partner reads it while we verify this one */
 	if (m->more) {
 		tr_mpw_reset(&N.out);
@@ -725,7 +737,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 			    "a record in your batch failed verification; nothing of it was stored");
 			goto refuse;
 		}
-	struct commit_ctx c = {pr, m->nrec, m->next, 0, ""};
+	struct commit_ctx c = {pr, m->nrec, m->epoch, m->next, 0, ""};
 	int rc = tr_store_write(N.store, commit_fn, &c);
 	if (rc) {
 		if (rc == TR_ESCHEMA) {
@@ -739,6 +751,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		goto refuse;
 	}
 	pr->st.cursor = m->next;
+	pr->st.epoch = m->epoch;
 	pr->st.received += c.added;
 	pr->retry_ms = 0;
 	if (c.added) {

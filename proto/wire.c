@@ -28,10 +28,11 @@ void tr_msg_pull(tr_mpw *w, uint64_t after, uint64_t max, uint64_t maxbytes)
 	tr_mpw_uint(w, maxbytes);
 }
 
-void tr_msg_batch(tr_mpw *w, uint64_t after, uint64_t next, int more, size_t n, const void *records,
-                  size_t len)
+void tr_msg_batch(tr_mpw *w, uint64_t epoch, uint64_t after, uint64_t next, int more, size_t n,
+                  const void *records, size_t len)
 {
-	head(w, 6, TR_MSG_BATCH);
+	head(w, 7, TR_MSG_BATCH);
+	tr_mpw_uint(w, epoch);
 	tr_mpw_uint(w, after);
 	tr_mpw_uint(w, next);
 	tr_mpw_uint(w, more ? 1 : 0);
@@ -88,9 +89,10 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 			return bad(why, whylen, "PULL is [1, 2, after, max, maxbytes]");
 		break;
 	case TR_MSG_BATCH:
-		if (n != 6 || tr_mpr_uint(&r, &m->after) || tr_mpr_uint(&r, &m->next) ||
-		    tr_mpr_uint(&r, &more) || more > 1)
-			return bad(why, whylen, "BATCH is [1, 3, after, next, more, [records]]");
+		if (n != 7 || tr_mpr_uint(&r, &m->epoch) || tr_mpr_uint(&r, &m->after) ||
+		    tr_mpr_uint(&r, &m->next) || tr_mpr_uint(&r, &more) || more > 1)
+			return bad(why, whylen,
+			           "BATCH is [1, 3, epoch, after, next, more, [records]]");
 		if (m->next < m->after)
 			return bad(why, whylen, "BATCH ends before it starts (next < after)");
 		m->more = (int)more;

@@ -24,7 +24,7 @@
 enum tr_msg_type {
 	TR_MSG_HELLO = 1,  /* [1, 1]: a new connection; the other side answers HELLO */
 	TR_MSG_PULL = 2,   /* [1, 2, after, max, maxbytes]: what you share with me after */
-	TR_MSG_BATCH = 3,  /* [1, 3, after, next, more, [record, ...]] */
+	TR_MSG_BATCH = 3,  /* [1, 3, epoch, after, next, more, [record, ...]] */
 	TR_MSG_NOTIFY = 4, /* [1, 4, head]: I have records for you up to head */
 	TR_MSG_ERROR = 5   /* [1, 5, code, text] */
 };
@@ -40,7 +40,7 @@ enum tr_wire_error {
 
 typedef struct tr_msg {
 	int type;
-	uint64_t after, next, max, maxbytes, head, code;
+	uint64_t epoch, after, next, max, maxbytes, head, code;
 	int more;
 	tr_str text;
 	size_t nrec;                              /* BATCH: records */
@@ -53,9 +53,10 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 
 void tr_msg_hello(tr_mpw *w);
 void tr_msg_pull(tr_mpw *w, uint64_t after, uint64_t max, uint64_t maxbytes);
-/* A batch: records is a sequence of n MessagePack bin items (the envelopes). */
-void tr_msg_batch(tr_mpw *w, uint64_t after, uint64_t next, int more, size_t n, const void *records,
-                  size_t len);
+/* A batch: records is a sequence of n MessagePack bin items (the envelopes). epoch
+ * names the sender's queues: it changes when its store is restored from a backup. */
+void tr_msg_batch(tr_mpw *w, uint64_t epoch, uint64_t after, uint64_t next, int more, size_t n,
+                  const void *records, size_t len);
 void tr_msg_notify(tr_mpw *w, uint64_t head);
 void tr_msg_error(tr_mpw *w, uint64_t code, const char *text);
 

@@ -1658,11 +1658,13 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	/* cursors */
 	c.partner = 1;
 	c.st.cursor = 77;
+	c.st.epoch = 0x1234567890abcdefull;
 	c.st.received = 12;
 	CHECK_INT(tr_store_write(s, sync_put_fn, &c), 0);
 	memset(&c.st, 0, sizeof(c.st));
 	CHECK_INT(tr_store_read(s, sync_get_fn, &c), 0);
 	CHECK_INT(c.st.cursor, 77);
+	CHECK(c.st.epoch == 0x1234567890abcdefull);
 	CHECK_INT(c.st.received, 12);
 
 	/* removing a partner takes its queue, policies and cursor with it */
@@ -1740,6 +1742,18 @@ static void test_upgrade(const tr_key *key)
 	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
 	CHECK_INT(count(s), 1);
 	CHECK_INT(pos_of(s, m[0].id), 1);
+	/* the queue epoch: made on upgrade, kept across opens, new on demand */
+	uint64_t epoch = tr_store_epoch(s);
+	CHECK(epoch != 0);
+	tr_store_close(&s);
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	CHECK(tr_store_epoch(s) == epoch);
+	CHECK_INT(tr_store_new_epoch(s), 0);
+	CHECK(tr_store_epoch(s) != epoch && tr_store_epoch(s) != 0);
+	epoch = tr_store_epoch(s);
+	tr_store_close(&s);
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	CHECK(tr_store_epoch(s) == epoch);
 	static tr_partner p;
 	memset(&p, 0, sizeof(p));
 	memset(p.id, 0, sizeof(p.id));

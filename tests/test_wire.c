@@ -41,9 +41,10 @@ int main(void)
 	tr_mpw_bin(&recs, "abc", 3);
 	tr_mpw_bin(&recs, "", 0);
 	tr_mpw_reset(&w);
-	tr_msg_batch(&w, 7, 9, 1, 2, tr_mpw_data(&recs), tr_mpw_size(&recs));
+	tr_msg_batch(&w, 0xfeedbeef, 7, 9, 1, 2, tr_mpw_data(&recs), tr_mpw_size(&recs));
 	CHECK_INT(decode(&w, why, sizeof(why)), 0);
 	CHECK_INT(m.type, TR_MSG_BATCH);
+	CHECK_INT(m.epoch, 0xfeedbeef);
 	CHECK_INT(m.after, 7);
 	CHECK_INT(m.next, 9);
 	CHECK_INT(m.more, 1);
@@ -77,14 +78,16 @@ int main(void)
 	    {"HELLO with an argument", "\x93\x01\x01\x00", 4, "HELLO has no arguments"},
 	    {"PULL short", "\x94\x01\x02\x00\x00", 5, "PULL is"},
 	    {"PULL negative", "\x95\x01\x02\xff\x00\x00", 6, "PULL is"},
-	    {"BATCH backwards", "\x96\x01\x03\x05\x04\x00\x90", 7, "next < after"},
-	    {"BATCH more=2", "\x96\x01\x03\x00\x01\x02\x90", 7, "BATCH is"},
-	    {"BATCH records not bin", "\x96\x01\x03\x00\x01\x00\x91\xa1x", 9, "bin"},
+	    {"BATCH backwards", "\x97\x01\x03\x07\x05\x04\x00\x90", 8, "next < after"},
+	    {"BATCH more=2", "\x97\x01\x03\x07\x00\x01\x02\x90", 8, "BATCH is"},
+	    {"BATCH without epoch", "\x96\x01\x03\x00\x01\x00\x90", 7, "BATCH is"},
+	    {"BATCH records not bin", "\x97\x01\x03\x07\x00\x01\x00\x91\xa1x", 10, "bin"},
 	    {"BATCH record cut short",
-	     "\x96\x01\x03\x00\x01\x00\x91\xc4\x05"
+	     "\x97\x01\x03\x07\x00\x01\x00\x91\xc4\x05"
 	     "ab",
-	     10, "bin"},
-	    {"BATCH too many", "\x96\x01\x03\x00\x01\x00\xdd\x00\x00\x04\x01", 11, "at most 1024"},
+	     11, "bin"},
+	    {"BATCH too many", "\x97\x01\x03\x07\x00\x01\x00\xdd\x00\x00\x04\x01", 12,
+	     "at most 1024"},
 	    {"trailing bytes", "\x92\x01\x01\x00", 4, "bytes after the end"},
 	    {"non-canonical uint", "\x92\xcc\x01\x01", 4, "unsigned integers"},
 	    {"ERROR text not UTF-8", "\x94\x01\x05\x01\xa1\xff", 6, "ERROR is"},

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (tr_record_decode(m.rec[i], m.reclen[i], &rec) == 0)
 				(void)tr_record_verify(&rec);
 		}
-		tr_msg_batch(&w, m.after, m.next, m.more, m.nrec, tr_mpw_data(&recs),
+		tr_msg_batch(&w, m.epoch, m.after, m.next, m.more, m.nrec, tr_mpw_data(&recs),
 		             tr_mpw_size(&recs));
 		break;
 	case TR_MSG_NOTIFY:

@@ -4,9 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "cli.h"
+#include "control.h"
+#include "keyfile.h"
 #include "error.h"
 #include "../../proto/banned.h"
 
@@ -15,8 +20,7 @@ static const tr_cmd_help help = {
     "Write a consistent copy of the store into DIR (created if missing; it must not hold a\n"
     "store already). Safe while trestled and other commands are running.",
     "The copy is compacted. It does not include the node key or the config: back up\n"
-    "node.key separately and keep it secret. To restore, stop trestled and put the copy's\n"
-    "data.mdb in place of HOME/store/data.mdb."};
+    "node.key separately and keep it secret. Restore it with `trestle restore DIR`."};
 
 int cmd_backup(tr_cli *cli, int argc, char **argv)
 {
@@ -51,5 +55,143 @@ int cmd_backup(tr_cli *cli, int argc, char **argv)
 		return tr_cli_error("the copy was written, but the audit log was not: %s",
 		                    tr_strerror(rc));
 	printf("backed up the store to %s (%lld bytes)\n", dbp, (long long)st.st_size);
+	return 0;
+}
+
+static const tr_cmd_help restore_help = {
+    "restore", "DIR",
+    "Put the store copy in DIR (from `trestle backup`) in place of this node's store.\n"
+    "Stop trestled first. The current store is kept beside it as\n"
+    "store/data.mdb.before-restore.TIME, not deleted.",
+    "The copy must be of this node (the same node key). Records written or received after\n"
+    "the copy was made are not in it: partners send again what they share with this node\n"
+    "(it tells them its queues started over), but records this node wrote since then stay\n"
+    "only with the partners that received them."};
+
+/* Copies from to to (created 0600, fsynced). 0 or errno. */
+static int copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (in < 0)
+		return errno;
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = errno;
+		close(in);
+		return rc;
+	}
+	static char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : 0;
+			break;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = errno;
+				break;
+			}
+			off += w;
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && fsync(out) != 0)
+		rc = errno;
+	if (close(out) != 0 && !rc)
+		rc = errno;
+	close(in);
+	if (rc)
+		unlink(to);
+	return rc;
+}
+
+static int count_fn(tr_txn *t, void *ctx)
+{
+	return tr_txn_count(t, ctx);
+}
+
+int cmd_restore(tr_cli *cli, int argc, char **argv)
+{
+	const tr_opt opts[] = {{0}};
+	const char *pos[1];
+	size_t npos;
+	char why[4600];
+	int rc = tr_cli_begin(cli, &restore_help, opts, argc, argv, pos, 1, &npos, 0);
+	if (rc >= 0)
+		return rc;
+	if (npos != 1)
+		return tr_opt_usage_error(&restore_help, "which backup directory?");
+	long pid = 0;
+	if (tr_daemon_running(cli->home, &pid))
+		return tr_cli_error("trestled (pid %ld) is running on %s: stop it first", pid,
+		                    cli->home);
+	rc = tr_keyfile_load(tr_cli_path(cli, TR_KEY_FILE), &cli->key, why, sizeof(why));
+	if (rc == ENOENT)
+		return tr_cli_error("no trestle node at %s (its node.key is needed to check the "
+		                    "copy)",
+		                    cli->home);
+	if (rc)
+		return tr_cli_error("%s", rc == TR_EKEY ? why : tr_strerror(rc));
+
+	/* the copy must be a whole store of this very node */
+	tr_store *b = NULL;
+	uint64_t records = 0;
+	rc = tr_store_open(pos[0], TR_STORE_RDONLY, tr_key_public(cli->key), &b);
+	if (!rc)
+		rc = tr_store_read(b, count_fn, &records);
+	if (rc) {
+		tr_cli_error("%s is not a copy to restore: %s", pos[0],
+		             b && tr_store_detail(b)[0] ? tr_store_detail(b) : tr_strerror(rc));
+		tr_store_close(&b);
+		return TR_EXIT_ERROR;
+	}
+	tr_store_close(&b);
+
+	char from[4200], live[4300], tmp[4320], aside[4360], stamp[40];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(from, sizeof(from), "%s/data.mdb", pos[0]);
+	snprintf(live, sizeof(live), "%s/data.mdb", tr_cli_path(cli, TR_STORE_DIR));
+	snprintf(tmp, sizeof(tmp), "%s.restoring", live);
+	snprintf(aside, sizeof(aside), "%s.before-restore.%s", live, stamp);
+	unlink(tmp); /* a restore cut short left it */
+	if ((rc = copy_file(from, tmp)) != 0)
+		return tr_cli_error("cannot copy %s: %s%s", from, strerror(rc),
+		                    tr_cli_write_hint(rc));
+	if (link(live, aside) != 0 && errno != ENOENT) {
+		rc = errno;
+		unlink(tmp);
+		return tr_cli_error("cannot keep the current store as %s: %s; nothing changed",
+		                    aside, strerror(rc));
+	}
+	if (rename(tmp, live) != 0) {
+		rc = errno;
+		unlink(tmp);
+		return tr_cli_error("cannot put the copy in place: %s; nothing changed",
+		                    strerror(rc));
+	}
+	/* its queue positions went back: partners must pull from the start */
+	if ((rc = tr_cli_open(cli)) != 0)
+		return rc;
+	if ((rc = tr_store_new_epoch(cli->store)) != 0)
+		return tr_cli_error("the copy is in place, but its queue epoch could not be "
+		                    "renewed: %s; run the restore again",
+		                    tr_strerror(rc));
+	char detail[8800];
+	snprintf(detail, sizeof(detail), "from %s; the old store kept as %s", pos[0], aside);
+	if ((rc = tr_cli_audit(cli, "restore", detail)) != 0)
+		return tr_cli_error("restored, but the audit log was not written: %s",
+		                    tr_strerror(rc));
+	printf("restored %llu records from %s\nthe store it replaced is kept as %s\n",
+	       (unsigned long long)records, from, aside);
 	return 0;
 }
