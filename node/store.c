@@ -1638,7 +1638,9 @@ static int enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], uint64_t *queued
 	memcpy(qk + 4, qb, 8);
 	k.mv_data = qk;
 	v.mv_data = (void *)posb;
-	if ((rc = mdb_put(t->txn, t->s->dbi[DB_OUTQ], &k, &v, MDB_APPEND)) != 0)
+	/* not MDB_APPEND: partners share the table, and another partner's entries may sort
+	 * after this one's end */
+	if ((rc = mdb_put(t->txn, t->s->dbi[DB_OUTQ], &k, &v, 0)) != 0)
 		return rc;
 	t->rules->qnext[pi] = q + 1;
 	if (queued)

@@ -433,7 +433,7 @@ static void reload(void)
 	for (size_t i = 0; i < c.n; i++) {
 		peer *nw = c.fresh[i], *old = NULL;
 		for (size_t j = 0; j < N.npeers && !old; j++)
-			if (!memcmp(N.peers[j]->p.id, nw->p.id, TR_PK_BYTES))
+			if (N.peers[j] && !memcmp(N.peers[j]->p.id, nw->p.id, TR_PK_BYTES))
 				old = N.peers[j];
 		if (old && old->p.suspended == nw->p.suspended && old->p.index == nw->p.index &&
 		    !strcmp(old->p.endpoint, nw->p.endpoint)) {

@@ -1655,6 +1655,13 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	CHECK_INT(tr_store_read(s, out_fn, &c), 0);
 	CHECK_INT(c.n, 5);
 
+	/* both partners take claims: a new one joins both queues (the first partner's
+	 * entries sort before the second's, so this is no append to the table) */
+	mk_set(&m[0], "claim", 7, "product", "DW-4", "problem", "e", "opened", "2026-01-01", NULL);
+	CHECK_INT(create(s, key, m, 1, NULL, 0), 0);
+	CHECK_INT(head_of(s, 1), 6);
+	CHECK_INT(head_of(s, 2), 5);
+
 	/* cursors */
 	c.partner = 1;
 	c.st.cursor = 77;
@@ -1672,7 +1679,7 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	CHECK_INT(tr_store_read(s, head_fn, &c), TR_ENOTFOUND);
 	CHECK_INT(tr_store_read(s, sync_get_fn, &c), 0);
 	CHECK_INT(c.st.cursor, 0);
-	CHECK_INT(head_of(s, 2), 4);
+	CHECK_INT(head_of(s, 2), 5);
 	struct check_ctx ck;
 	CHECK_INT(run_check(s, &ck), 0);
 	CHECK_INT(ck.n, 0);

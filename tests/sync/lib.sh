@@ -214,3 +214,167 @@ node_term() {
 	NODE_RC=$?
 	DPID[$1]=
 }
+
+# ---- appended for test_hostile.sh ----
+#   node_alive NAME          0 if NAME's daemon still runs (kill -0)
+#   log_mark NAME            prints how many lines NAME's log has now
+#   log_since NAME MARK      the lines NAME's log got after log_mark printed MARK
+#   log_clean NAME           0 if NAME's log holds no sanitizer report (ASan, UBSan, LSan)
+#   count_by NAME AUTHOR     records in NAME's store by AUTHOR (a node id, or self)
+
+node_alive() {
+	local pid=${DPID[$1]:-}
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+log_mark() {
+	wc -l <"$TMP/$1.log" | tr -d ' '
+}
+
+log_since() {
+	tail -n +"$(($2 + 1))" "$TMP/$1.log"
+}
+
+log_clean() {
+	! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
+		"$TMP/$1.log"
+}
+
+count_by() {
+	"$T" --home "$TMP/$1" record list --author "$2" --json 2>/dev/null |
+		py 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+#   rss_anon NAME            kB of anonymous memory NAME's daemon holds (RssAnon)
+
+rss_anon() {
+	awk '$1 == "RssAnon:" {print $2}' "/proc/${DPID[$1]:-0}/status" 2>/dev/null
+}
+
+# ---- appended for test_crash.sh / test_netcut.sh ----
+#   gen_claims FILE N TAG    a CSV of N claims (product,problem,opened), every problem
+#                            unique (TAG in it tells sets apart)
+#   export_ids NAME FILE [KIND]  the ids in NAME's store (of KIND), in arrival order, one
+#                            a line, from `trestle export`; 1 if export fails
+#   id_diff A B              compares two id lists (files): 0 and no output if they hold
+#                            the same ids, each once; else says what differs, 1
+#   check_same_ids A B DESC  a check of id_diff
+#   rand_in VAR LO HI        sets VAR to a random integer in [LO, HI] (from bash's
+#                            $RANDOM in this shell, not a subshell, which bash reseeds:
+#                            so RANDOM=SEED repeats the choices)
+#   rand_sleep MAXMS         sleeps a random 0..MAXMS milliseconds
+#   wait_rec SECS NAME ID    until record ID is in NAME's store, polling every 5 ms
+#   nrecs NAME [KIND]        records in NAME's store (of KIND): lines of `trestle export`
+#   pair_via A B ENDPOINT KIND...  as pair, but A dials B at ENDPOINT (a fault proxy)
+#   fp_start NAME PORT       a fault proxy (tests/tools/faultproxy.py) on a free loopback
+#                            port, forwarding to 127.0.0.1:PORT; its port in FP_PORT_NAME,
+#                            its log in $TMP/fp-NAME.log
+#   fp NAME COMMAND          sends COMMAND (cut, blackhole, restore, stats) to it; prints
+#                            the reply
+
+gen_claims() {
+	py 'import sys
+n, tag = int(sys.argv[2]), sys.argv[3]
+with open(sys.argv[1], "w") as f:
+    f.write("product,problem,opened\n")
+    for i in range(n):
+        f.write("DW-%d,%s claim %d: the drain pump stops after about %d cycles,2026-%02d-%02d\n"
+                % (i % 40, tag, i, 100 + i % 900, 1 + i % 12, 1 + i % 28))' "$1" "$2" "$3"
+}
+
+export_ids() {
+	local st
+	"$T" --home "$TMP/$1" export ${3:+--kind "$3"} 2>"$TMP/.export.err" </dev/null |
+		py 'import json,sys
+with open(sys.argv[1], "w") as f:
+    for line in sys.stdin:
+        f.write(json.loads(line)["id"] + "\n")' "$2"
+	st=("${PIPESTATUS[@]}")
+	[ "${st[0]}" = 0 ] && [ "${st[1]}" = 0 ]
+}
+
+id_diff() {
+	py 'import sys
+from collections import Counter
+a = open(sys.argv[1]).read().split()
+b = open(sys.argv[2]).read().split()
+ca, cb = Counter(a), Counter(b)
+out = []
+for name, c in (("first", ca), ("second", cb)):
+    d = sorted(i for i, n in c.items() if n > 1)
+    if d:
+        out.append("%d ids more than once in the %s list, e.g. %s" % (len(d), name, d[0]))
+only_a, only_b = sorted(set(ca) - set(cb)), sorted(set(cb) - set(ca))
+if only_a:
+    out.append("%d ids only in the first list, e.g. %s" % (len(only_a), only_a[0]))
+if only_b:
+    out.append("%d ids only in the second list, e.g. %s" % (len(only_b), only_b[0]))
+if out:
+    out.append("lines: %d and %d" % (len(a), len(b)))
+    print("\n".join(out))
+sys.exit(1 if out else 0)' "$1" "$2"
+}
+
+check_same_ids() {
+	local d
+	if d=$(id_diff "$1" "$2"); then
+		ok "$3"
+	else
+		not_ok "$3"
+		note "$d"
+	fi
+}
+
+rand_in() {
+	printf -v "$1" '%s' $(($2 + (RANDOM * 32768 + RANDOM) % ($3 - $2 + 1)))
+}
+
+rand_sleep() {
+	local ms
+	rand_in ms 0 "$1"
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+}
+
+wait_rec() {
+	local end=$((SECONDS + $1))
+	while ! "$T" --home "$TMP/$2" record show "$3" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.005
+	done
+}
+
+nrecs() {
+	"$T" --home "$TMP/$1" export ${2:+--kind "$2"} </dev/null 2>/dev/null | wc -l | tr -d ' '
+}
+
+pair_via() {
+	local a=$1 b=$2 ep=$3 ida idb kind
+	shift 3
+	ida=$(node_id "$a")
+	idb=$(node_id "$b")
+	"$T" --home "$TMP/$a" partner add "$b" "$idb" --relation upstream \
+		--endpoint "$ep" >/dev/null || not_ok "pair: $a adds $b at $ep"
+	"$T" --home "$TMP/$b" partner add "$a" "$ida" --relation downstream >/dev/null ||
+		not_ok "pair: $b adds $a"
+	for kind in "$@"; do
+		"$T" --home "$TMP/$a" policy allow "$b" "$kind" >/dev/null || not_ok "allow $a->$b $kind"
+		"$T" --home "$TMP/$b" policy allow "$a" "$kind" >/dev/null || not_ok "allow $b->$a $kind"
+	done
+}
+
+fp_start() {
+	local name=$1 port
+	"$PY" "$_lib_dir/../tools/faultproxy.py" --listen 127.0.0.1:0 --target "127.0.0.1:$2" \
+		--control "$TMP/fp-$name.sock" >"$TMP/fp-$name.out" 2>"$TMP/fp-$name.log" &
+	BG_PIDS+=("$!")
+	if ! wait_until 10 grep -qx ready "$TMP/fp-$name.out"; then
+		not_ok "fault proxy $name started"
+		note "$(cat "$TMP/fp-$name.log")"
+		return 1
+	fi
+	port=$(fp "$name" stats | py 'import json,sys; print(json.load(sys.stdin)["listen"].rsplit(":", 1)[1])')
+	eval "FP_PORT_$name=\$port"
+}
+
+fp() {
+	"$PY" "$_lib_dir/../tools/faultproxy.py" ctl "$TMP/fp-$1.sock" "$2"
+}
