@@ -119,12 +119,21 @@ static int map_err(int rc)
 		return TR_ECORRUPT;
 	case MDB_READERS_FULL:
 		return TR_EBUSY;
-	case MDB_MAP_FULL: /* only if growing failed */
-		return ENOSPC;
+	case MDB_MAP_FULL:
+		/* kept as it is inside a transaction, so that tr_store_write can grow the map
+		 * and run the callback again; final_err() makes it ENOSPC for the caller */
+		return MDB_MAP_FULL;
 	}
 	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
 		return TR_ECORRUPT; /* LMDB's other codes: a broken store or environment */
 	return rc; /* errno values, TR_E* codes, and callbacks' own values pass through */
+}
+
+/* What a tr_store_* call returns: a full map that could not grow is a full disk. */
+static int final_err(int rc)
+{
+	rc = map_err(rc);
+	return rc == MDB_MAP_FULL ? ENOSPC : rc;
 }
 
 __attribute__((format(printf, 2, 3))) static void detail(tr_store *s, const char *fmt, ...)
@@ -415,7 +424,7 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 fail:
 	if (txn)
 		mdb_txn_abort(txn);
-	rc = map_err(rc);
+	rc = final_err(rc);
 	if (!s->detail[0])
 		snprintf(s->detail, sizeof(s->detail), "cannot open the store at %s: %s", dir,
 		         tr_strerror(rc));
@@ -456,11 +465,11 @@ static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int writ
 		if (rc == MDB_MAP_RESIZED) { /* another process grew it: adopt its size */
 			rc = mdb_env_set_mapsize(s->env, 0);
 			if (rc)
-				return map_err(rc);
+				return final_err(rc);
 			continue;
 		}
 		if (rc)
-			return map_err(rc);
+			return final_err(rc);
 		rc = fn(&t, ctx);
 		rules_free(&t);
 		if (rc == 0 && write)
@@ -470,10 +479,10 @@ static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int writ
 		if (rc == MDB_MAP_FULL && write) {
 			rc = grow(s); /* no transaction is open in this process now */
 			if (rc)
-				return map_err(rc);
+				return final_err(rc);
 			continue;
 		}
-		return map_err(rc);
+		return final_err(rc);
 	}
 }
 
@@ -517,12 +526,12 @@ int tr_store_new_epoch(tr_store *s)
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
-		return map_err(rc);
+		return final_err(rc);
 	if ((rc = put_epoch(s, txn)) != 0) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return final_err(rc);
 	}
-	return map_err(mdb_txn_commit(txn));
+	return final_err(mdb_txn_commit(txn));
 }
 
 int tr_store_size(tr_store *s, uint64_t *bytes)

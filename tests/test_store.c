@@ -1785,6 +1785,52 @@ static void test_upgrade(const tr_key *key)
 	mdb_env_close(env);
 }
 
+/* Allowing a kind on a full map grows the map like any other write (it once said the
+ * disk was full). Written in one transaction (so no freed pages to reuse) and reopened
+ * asking for a tiny map, the store's map is exactly its data: the backfill must grow. */
+static int allow_calls;
+
+static int allow_count_fn(tr_txn *t, void *ctx)
+{
+	allow_calls++;
+	return allow_fn(t, ctx);
+}
+
+static void test_allow_grows(const tr_key *key, const tr_key *other)
+{
+	char dir[512];
+	tr_store *s = NULL;
+	make_dir(dir, sizeof(dir), "allowgrow");
+	CHECK_INT(tr_store_open(dir, TR_STORE_CREATE, tr_key_public(key), &s), 0);
+	if (!s)
+		return;
+	static struct mk m[2000];
+	for (int i = 0; i < 2000; i++)
+		mk_set(&m[i], "claim", (uint64_t)(i + 1), "product", "DW-1", "problem",
+		       "a pump that failed after a long while in a busy kitchen", "opened",
+		       "2026-01-01", NULL);
+	CHECK_INT(create(s, key, m, 2000, NULL, 0), 0);
+	static tr_partner p;
+	memset(&p, 0, sizeof(p));
+	memcpy(p.id, tr_key_public(other), TR_PK_BYTES);
+	snprintf(p.name, sizeof(p.name), "big");
+	p.relation = TR_REL_UPSTREAM;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p), 0);
+	tr_store_close(&s);
+	CHECK_INT(setenv("TRESTLE_INITIAL_MAP", "65536", 1), 0);
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	unsetenv("TRESTLE_INITIAL_MAP");
+	if (!s)
+		return;
+	struct share_ctx c = {.partner = p.index, .kind = "claim"};
+	allow_calls = 0;
+	CHECK_INT(tr_store_write(s, allow_count_fn, &c), 0);
+	CHECK(allow_calls > 1); /* the map was full, grew, and the backfill ran again */
+	CHECK_INT(c.backfilled, 2000);
+	CHECK_INT(head_of(s, p.index), 2000);
+	tr_store_close(&s);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1812,6 +1858,7 @@ int main(void)
 	test_two_processes(key);
 	test_sharing(key, other);
 	test_upgrade(key);
+	test_allow_grows(key, other);
 
 	tr_key_destroy(&key);
 	tr_key_destroy(&other);
