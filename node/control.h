@@ -1,7 +1,9 @@
 /* control.h: how the CLI talks to the running daemon of the same home directory.
  *
  * The daemon holds an exclusive lock on HOME/trestled.lock while it runs and listens on
- * ipc://HOME/trestled.sock (reachable only by who can enter HOME, which is 0700).
+ * ipc://HOME/trestled.sock (mode 0600, in HOME, which is 0700). It also reads
+ * datagrams on HOME/trestled.kick: any datagram there means "the store changed", the
+ * cheapest way for a command to tell it (no ZeroMQ context, no answer awaited).
  * A request is a MessagePack array [op, args...]; the reply is [ok, text]:
  *   ["status"]              -> [1, JSON document] (see trestle status --json)
  *   ["kick"]                -> [1, ""]: the store changed (records, partners, policies)
@@ -15,6 +17,7 @@
 
 #define TR_LOCK_FILE "trestled.lock"
 #define TR_CONTROL_SOCK "trestled.sock"
+#define TR_KICK_SOCK "trestled.kick"
 
 /* 1 if a daemon holds home's lock, 0 if none, with its pid in *pid when known. */
 int tr_daemon_running(const char *home, long *pid);
@@ -25,7 +28,8 @@ int tr_daemon_running(const char *home, long *pid);
 int tr_control_call(const char *home, const void *req, size_t reqlen, int timeout_ms, int *ok,
                     char *text, size_t textlen);
 
-/* The kick after a change; quiet and quick when no daemon runs. */
+/* The kick after a change (a datagram to HOME/trestled.kick); quiet and quick (tens of
+ * microseconds) whether a daemon runs or not. */
 void tr_control_kick(const char *home);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -514,6 +515,15 @@ int tr_store_backup(tr_store *s, const char *dir)
 	if (rc)
 		unlink(file);
 	return rc;
+}
+
+void tr_store_trim(tr_store *s)
+{
+	MDB_envinfo info;
+	/* LMDB maps the file read-only and shared (no MDB_WRITEMAP): dropping the mapping's
+	 * pages loses nothing, a later access maps them again from the page cache */
+	if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr)
+		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 uint64_t tr_store_epoch(const tr_store *s)

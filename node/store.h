@@ -66,6 +66,10 @@ int tr_store_backup(tr_store *s, const char *dir);
  * partners must pull from the start; see tr_store_new_epoch). */
 uint64_t tr_store_epoch(const tr_store *s);
 int tr_store_new_epoch(tr_store *s);
+/* Lets go of the pages of the store's file mapped into this process (they stay in the
+ * kernel's page cache and come back on the next read): an idle daemon's resident size
+ * then is its own memory, not the store's. Safe at any time. */
+void tr_store_trim(tr_store *s);
 /* Bytes in use by the store's data file. */
 int tr_store_size(tr_store *s, uint64_t *bytes);
 

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -56,6 +57,7 @@
 #define ERROR_WINDOW_MS 60000
 #define CUT_MS 60000
 #define WAITERS_MAX 64
+#define IDLE_TRIM_MS 5000
 
 typedef struct peer {
 	tr_partner p;
@@ -118,7 +120,9 @@ static struct node {
 	tr_store *store;
 	void *ctx, *zap, *router, *rmon, *control;
 	char bound[512];
-	int sigfd;
+	int sigfd, kickfd;
+	uint64_t last_busy; /* when it last stored or served records (mono ms) */
+	int trimmed;        /* memory given back since */
 	int stop, fatal;
 	int loaded;         /* the partner table was read once */
 	int recycle_router; /* a removed or suspended partner is on it: drop every connection */
@@ -147,6 +151,12 @@ static uint64_t wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void busy(void)
+{
+	N.last_busy = mono_ms();
+	N.trimmed = 0;
 }
 
 /* ---- systemd readiness (sd_notify(3) protocol: one datagram to $NOTIFY_SOCKET) ---- */
@@ -638,6 +648,7 @@ static void serve_pull(peer *pr, void *via, const tr_msg *m)
 		send_error(pr, via, TR_WERR_INTERNAL, "out of memory");
 		return;
 	}
+	busy();
 	if (peer_send(pr, via, &N.out) == 0) {
 		pr->sent += c.n;
 		pr->their_after = c.next; /* approximate: that batch may still be lost */
@@ -750,6 +761,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		}
 		goto refuse;
 	}
+	busy();
 	pr->st.cursor = m->next;
 	pr->st.epoch = m->epoch;
 	pr->st.received += c.added;
@@ -1319,6 +1331,12 @@ static void tick(void)
 	}
 	notify_all();
 	waiters_expire();
+	if (!N.trimmed && now - N.last_busy >= IDLE_TRIM_MS) {
+		/* idle: give back what a burst of work left mapped and allocated */
+		tr_store_trim(N.store);
+		malloc_trim(0);
+		N.trimmed = 1;
+	}
 }
 
 /* ---- start and stop ---- */
@@ -1368,6 +1386,39 @@ static int lock_home(void)
 	if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n)
 		tr_log(TR_LOG_WARNING, "cannot write the pid into %s", path);
 	return fd; /* held open (and locked) until exit */
+}
+
+/* HOME/trestled.kick: a datagram there from a command means the store changed */
+static int kick_open(void)
+{
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", N.home, TR_KICK_SOCK);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		tr_log(TR_LOG_WARNING,
+		       "the home's path is too long for %s: changes made by commands are seen "
+		       "within a second instead of at once",
+		       TR_KICK_SOCK);
+		return 0;
+	}
+	unlink(sa.sun_path); /* a leftover from a daemon that died; we hold the lock */
+	N.kickfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (N.kickfd < 0 || bind(N.kickfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(sa.sun_path, 0600) != 0) {
+		tr_log(TR_LOG_ERR, "cannot open %s: %s", sa.sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void kick_in(void)
+{
+	char b[16];
+	while (recv(N.kickfd, b, sizeof(b), MSG_DONTWAIT) >= 0)
+		; /* many kicks, one reload */
+	reload();
+	notify_all();
 }
 
 static int start(void)
@@ -1433,6 +1484,8 @@ static int start(void)
 	if (chmod(path, 0600) != 0)
 		tr_log(TR_LOG_WARNING, "cannot restrict %s to its owner: %s", path,
 		       strerror(errno));
+	if (kick_open() != 0)
+		return -1;
 	reload();
 	if (router_open() != 0)
 		return -1;
@@ -1454,6 +1507,11 @@ static void stop(void)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", N.home, TR_CONTROL_SOCK);
 	unlink(path);
+	if (N.kickfd >= 0) {
+		close(N.kickfd);
+		snprintf(path, sizeof(path), "%s/%s", N.home, TR_KICK_SOCK);
+		unlink(path);
+	}
 	tr_pool_free(&N.pool);
 	free(N.items);
 	tr_mpw_release(&N.out);
@@ -1462,6 +1520,9 @@ static void stop(void)
 	tr_key_destroy(&N.key);
 	sodium_memzero(N.curve_sk, sizeof(N.curve_sk));
 }
+
+/* the poll set: these slots, then a DEALER and its monitor per peer */
+enum { PI_SIG, PI_ZAP, PI_CONTROL, PI_ROUTER, PI_RMON, PI_KICK, PI_PEERS };
 
 int main(int argc, char **argv)
 {
@@ -1499,6 +1560,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts: all inherit it */
 	signal(SIGPIPE, SIG_IGN);
 	N.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	N.kickfd = -1;
 	N.started_ms = wall_ms();
 	char conf[4200];
 	struct stat cst;
@@ -1527,7 +1589,7 @@ int main(int argc, char **argv)
 	zmq_pollitem_t *items = NULL;
 	size_t cap = 0;
 	while (!N.stop) {
-		size_t need = 5 + 2 * N.npeers, n = 0;
+		size_t need = PI_PEERS + 2 * N.npeers, n = 0;
 		if (need > cap) {
 			zmq_pollitem_t *ni = realloc(items, need * sizeof(*ni));
 			if (!ni) {
@@ -1543,6 +1605,9 @@ int main(int argc, char **argv)
 		items[n++] = (zmq_pollitem_t){N.control, 0, ZMQ_POLLIN, 0};
 		items[n++] = (zmq_pollitem_t){N.router, 0, ZMQ_POLLIN, 0};
 		items[n++] = (zmq_pollitem_t){N.rmon, 0, ZMQ_POLLIN, 0};
+		/* (without a kick socket, a slot that waits for nothing keeps the indexes) */
+		items[n++] = (zmq_pollitem_t){NULL, N.kickfd >= 0 ? N.kickfd : N.sigfd,
+		                              N.kickfd >= 0 ? ZMQ_POLLIN : 0, 0};
 		size_t np = N.npeers;
 		peer **snapshot = N.peers;
 		for (size_t i = 0; i < np; i++) {
@@ -1560,7 +1625,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (rc > 0) {
-			if (items[0].revents) {
+			if (items[PI_SIG].revents) {
 				struct signalfd_siginfo si;
 				if (read(N.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
@@ -1579,7 +1644,7 @@ int main(int argc, char **argv)
 			}
 			/* drain each socket a bounded number of messages per round, so one busy
 			 * partner cannot starve the others */
-			for (int k = 0; k < 64 && items[1].revents; k++) {
+			for (int k = 0; k < 64 && items[PI_ZAP].revents; k++) {
 				int ev = 0;
 				size_t evl = sizeof(ev);
 				zmq_getsockopt(N.zap, ZMQ_EVENTS, &ev, &evl);
@@ -1587,7 +1652,7 @@ int main(int argc, char **argv)
 					break;
 				zap_handle();
 			}
-			for (int k = 0; k < 64 && items[2].revents; k++) {
+			for (int k = 0; k < 64 && items[PI_CONTROL].revents; k++) {
 				int ev = 0;
 				size_t evl = sizeof(ev);
 				zmq_getsockopt(N.control, ZMQ_EVENTS, &ev, &evl);
@@ -1597,7 +1662,12 @@ int main(int argc, char **argv)
 			}
 			/* the peer table may have changed under a kick: only go on with the
 			 * snapshot while it is the live one */
-			for (int k = 0; k < 16 && items[3].revents && N.router; k++) {
+			if (items[PI_KICK].revents)
+				kick_in();
+			/* two messages per socket and round: a batch takes tens of ms to check,
+			 * and the control socket and the other partners must not wait behind a
+			 * bulk sync */
+			for (int k = 0; k < 2 && items[PI_ROUTER].revents && N.router; k++) {
 				int ev = 0;
 				size_t evl = sizeof(ev);
 				zmq_getsockopt(N.router, ZMQ_EVENTS, &ev, &evl);
@@ -1605,7 +1675,7 @@ int main(int argc, char **argv)
 					break;
 				router_in();
 			}
-			for (int k = 0; k < 64 && items[4].revents && N.rmon; k++) {
+			for (int k = 0; k < 64 && items[PI_RMON].revents && N.rmon; k++) {
 				int ev = 0;
 				size_t evl = sizeof(ev);
 				zmq_getsockopt(N.rmon, ZMQ_EVENTS, &ev, &evl);
@@ -1615,7 +1685,8 @@ int main(int argc, char **argv)
 			}
 			for (size_t i = 0; i < np && N.peers == snapshot; i++) {
 				peer *pr = snapshot[i];
-				for (int k = 0; k < 64 && items[6 + 2 * i].revents && pr->mon;
+				for (int k = 0;
+				     k < 64 && items[PI_PEERS + 2 * i + 1].revents && pr->mon;
 				     k++) {
 					int ev = 0;
 					size_t evl = sizeof(ev);
@@ -1624,8 +1695,8 @@ int main(int argc, char **argv)
 						break;
 					dealer_event(pr);
 				}
-				for (int k = 0; k < 16 && items[5 + 2 * i].revents && pr->dealer &&
-				                N.peers == snapshot;
+				for (int k = 0; k < 2 && items[PI_PEERS + 2 * i].revents &&
+				                pr->dealer && N.peers == snapshot;
 				     k++) {
 					int ev = 0;
 					size_t evl = sizeof(ev);
