@@ -8,7 +8,8 @@
  *    second and its peak RSS (target under 100 MB for 1,000,000 rows);
  *  - store bytes per record against the record's own encoded size (target under 2x).
  * It is a program, not a test: figures vary by machine, the ratios are what count.
- * usage: trestle-bench [--records N] [--rows N] [--keep] */
+ * usage: trestle-bench [--records N] [--rows N] [--keep]
+ *        trestle-bench sync [--records N] [--keep DIR] [--trestled PATH] (sync_bench.c) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -25,25 +26,26 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "bench.h"
 #include "error.h"
 #include "kind.h"
 #include "record.h"
 #include "store.h"
 
-static double now(void)
+double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, int rc)
+void die(const char *what, int rc)
 {
 	fprintf(stderr, "trestle-bench: %s: %s\n", what, rc ? tr_strerror(rc) : strerror(errno));
 	exit(1);
 }
 
-static double bench_sign(uint64_t n, double *verify_rate)
+double bench_sign(uint64_t n, double *verify_rate)
 {
 	uint8_t pk[32], sk[64], sig[64], msg[50];
 	crypto_sign_keypair(pk, sk);
@@ -201,7 +203,7 @@ static void sample(pid_t pid, struct mem_peak *m)
 
 static int run_sampled(char *const argv[], struct rusage *ru, int quiet, struct mem_peak *m);
 
-static int run(char *const argv[], struct rusage *ru, int quiet)
+int run(char *const argv[], struct rusage *ru, int quiet)
 {
 	return run_sampled(argv, ru, quiet, NULL);
 }
@@ -277,6 +279,8 @@ int main(int argc, char **argv)
 {
 	uint64_t records = 100000, rows = 1000000;
 	int keep = 0;
+	if (argc > 1 && !strcmp(argv[1], "sync"))
+		return sync_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--records") && i + 1 < argc)
 			records = strtoull(argv[++i], NULL, 10);
@@ -285,10 +289,13 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--keep"))
 			keep = 1;
 		else {
-			fprintf(stderr, "usage: trestle-bench [--records N] [--rows N] [--keep]\n"
-			                "  --records  records for the creation benchmark (100000)\n"
-			                "  --rows     CSV rows for the import benchmark (1000000)\n"
-			                "  --keep     keep the work directory\n");
+			fprintf(
+			    stderr,
+			    "usage: trestle-bench [--records N] [--rows N] [--keep]\n"
+			    "       trestle-bench sync --help   (partner sync between daemons)\n"
+			    "  --records  records for the creation benchmark (100000)\n"
+			    "  --rows     CSV rows for the import benchmark (1000000)\n"
+			    "  --keep     keep the work directory\n");
 			return 2;
 		}
 	}
