@@ -1836,6 +1836,10 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 	const tr_partner *p = &t->rules->partners[pi];
 	uint8_t kb[12];
 	tr_mpw relay;
+	*next = after;
+	*more = 0;
+	if (after == UINT64_MAX)
+		return 0; /* nothing comes after the last position (and after + 1 would wrap) */
 	tr_mpw_init(&relay);
 	put_be32(kb, partner);
 	put_be64(kb + 4, after + 1);
@@ -1912,6 +1916,11 @@ int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st)
 		return 0;
 	if (rc)
 		return map_err(rc);
+	if (v.mv_size == 16) { /* written before queue epochs: cursor, received */
+		st->cursor = get_be64(v.mv_data);
+		st->received = get_be64((const uint8_t *)v.mv_data + 8);
+		return 0;
+	}
 	if (v.mv_size != 24)
 		return TR_ECORRUPT;
 	st->cursor = get_be64(v.mv_data);

@@ -319,7 +319,11 @@ static void dealer_close(peer *pr)
 
 static void set_common(void *s)
 {
-	int zero = 0, ivl = HEARTBEAT_MS, to = HEARTBEAT_TIMEOUT_MS, hwm = 1000;
+	/* high-water marks count messages, and a batch is up to a megabyte: a partner that
+	 * pulls and never reads, or sends batch after batch, must not make this process
+	 * hold more than a few of them per connection. An honest puller has one or two
+	 * batches in flight; past the mark, a reply is dropped and it pulls again. */
+	int zero = 0, ivl = HEARTBEAT_MS, to = HEARTBEAT_TIMEOUT_MS, hwm = 8;
 	int64_t max = TR_WIRE_MAX_MSG;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
@@ -703,11 +707,20 @@ static void notify_all(void);
 static void take_batch(peer *pr, void *via, const tr_msg *m)
 {
 	if (!pr->ninflight || m->after != pr->inflight) {
-		/* stale (a reply to a pull given up on, or one sent before a refused batch):
-		 * dropped; the cursor decides what is asked next */
-		tr_log(TR_LOG_DEBUG, "partner %s: dropped a batch after %" PRIu64 " not asked for",
-		       pr->p.name, m->after);
+		/* stale (a reply to a pull given up on, or one sent before a refused batch:
+		 * rare) or never asked for: dropped, and counted, so that a partner sending
+		 * batches nobody asked for is cut off; the cursor decides what is asked next */
+		peer_error(pr, 1, "sent a batch after %" PRIu64 " that was not asked for; dropped",
+		           m->after);
+		send_error(pr, via, TR_WERR_PROTOCOL, "a batch that was not asked for; dropped");
 		return;
+	}
+	if (m->more && !m->nrec && m->next == m->after) {
+		/* "more" with no records and no progress: pulling again would loop */
+		pr->ninflight = 0;
+		peer_error(pr, 1, "sent an empty batch that says there is more; pulling later");
+		send_error(pr, via, TR_WERR_PROTOCOL, "an empty batch cannot say there is more");
+		goto refuse;
 	}
 	pr->ninflight = 0;
 	if (pr->st.epoch && m->epoch != pr->st.epoch) {
@@ -837,7 +850,10 @@ static void handle(peer *pr, void *via, const void *buf, size_t len)
 		send_error(pr, via, TR_WERR_MALFORMED, why);
 		return;
 	}
-	if (m.type != TR_MSG_BATCH && !peer_admit(pr)) {
+	/* batches answer our own pulls (at most one outstanding): only those that do not
+	 * count against the partner's rate */
+	if ((m.type != TR_MSG_BATCH || !pr->ninflight || m.after != pr->inflight) &&
+	    !peer_admit(pr)) {
 		peer_error(pr, 1, "sends too many messages; throttled");
 		send_error(pr, via, TR_WERR_THROTTLED, "too many messages; slow down");
 		return;

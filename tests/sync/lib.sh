@@ -264,6 +264,7 @@ rss_anon() {
 #   rand_sleep MAXMS         sleeps a random 0..MAXMS milliseconds
 #   wait_rec SECS NAME ID    until record ID is in NAME's store, polling every 5 ms
 #   nrecs NAME [KIND]        records in NAME's store (of KIND): lines of `trestle export`
+#                            ("error" if export fails)
 #   pair_via A B ENDPOINT KIND...  as pair, but A dials B at ENDPOINT (a fault proxy)
 #   fp_start NAME PORT       a fault proxy (tests/tools/faultproxy.py) on a free loopback
 #                            port, forwarding to 127.0.0.1:PORT; its port in FP_PORT_NAME,
@@ -343,7 +344,13 @@ wait_rec() {
 }
 
 nrecs() {
-	"$T" --home "$TMP/$1" export ${2:+--kind "$2"} </dev/null 2>/dev/null | wc -l | tr -d ' '
+	local n
+	if n=$("$T" --home "$TMP/$1" export ${2:+--kind "$2"} </dev/null 2>/dev/null | wc -l
+		exit "${PIPESTATUS[0]}"); then
+		echo "$n" | tr -d ' '
+	else
+		echo error
+	fi
 }
 
 pair_via() {
