@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,11 +520,29 @@ int tr_store_backup(tr_store *s, const char *dir)
 
 void tr_store_trim(tr_store *s)
 {
-	MDB_envinfo info;
 	/* LMDB maps the file read-only and shared (no MDB_WRITEMAP): dropping the mapping's
-	 * pages loses nothing, a later access maps them again from the page cache */
-	if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr)
-		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	 * pages loses nothing, a later access maps them again from the page cache. LMDB
+	 * does not say where its map is (mdb_env_info's address is FIXEDMAP's only), so
+	 * find it the way the kernel lists it. */
+	char file[4200], real[PATH_MAX], line[PATH_MAX + 128];
+	snprintf(file, sizeof(file), "%s/data.mdb", s->path);
+	if (!realpath(file, real))
+		return;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	size_t rlen = strlen(real);
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\n')
+			line[--n] = '\0';
+		unsigned long lo, hi;
+		if (n < rlen || strcmp(line + n - rlen, real) != 0 ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2 || hi <= lo)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(f);
 }
 
 uint64_t tr_store_epoch(const tr_store *s)

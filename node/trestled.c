@@ -744,6 +744,11 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 			pr->pull_sent = mono_ms();
 		}
 	}
+	/* the verify workspace (5 MB) exists while batches come, and goes when idle */
+	if (!N.items && !(N.items = calloc(TR_BATCH_MAX_RECORDS, sizeof(*N.items)))) {
+		peer_error(pr, 0, "no memory to check a batch; pulling again later");
+		goto refuse;
+	}
 	for (size_t i = 0; i < m->nrec; i++) {
 		N.items[i].env = m->rec[i];
 		N.items[i].len = m->reclen[i];
@@ -1350,6 +1355,12 @@ static void tick(void)
 	if (!N.trimmed && now - N.last_busy >= IDLE_TRIM_MS) {
 		/* idle: give back what a burst of work left mapped and allocated */
 		tr_store_trim(N.store);
+		free(N.items);
+		N.items = NULL;
+		tr_mpw_release(&N.recs); /* a batch's worth each */
+		tr_mpw_release(&N.out);
+		tr_mpw_init(&N.recs);
+		tr_mpw_init(&N.out);
 		malloc_trim(0);
 		N.trimmed = 1;
 	}
@@ -1467,9 +1478,6 @@ static int start(void)
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	if (tr_pool_new(cores > 1 ? (unsigned)cores - 1 : 0, &N.pool) != 0)
-		return -1;
-	N.items = calloc(TR_BATCH_MAX_RECORDS, sizeof(*N.items));
-	if (!N.items)
 		return -1;
 	tr_mpw_init(&N.out);
 	tr_mpw_init(&N.recs);

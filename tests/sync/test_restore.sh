@@ -17,6 +17,7 @@ node_init x user
 pair r s idea
 
 idea() { "$T" --home "$TMP/$1" record create idea title="$2" text="t" </dev/null 2>/dev/null; }
+holds() { [ "$(count "$1" "$2")" = "$3" ]; } # holds NAME KIND N
 
 node_start s
 node_start r
@@ -24,7 +25,7 @@ for i in 1 2 3; do idea s "before backup $i" >/dev/null; done
 run --home "$TMP/s" backup "$TMP/bk"
 check_rc 0 "backup of s"
 for i in 4 5 6 7; do idea s "after backup $i" >/dev/null; done
-if wait_ms 10000 test "$(count r idea)" = 7; then
+if wait_ms 10000 holds r idea 7; then
 	ok "r holds s's 7 ideas"
 else
 	not_ok "r holds s's 7 ideas (it has $(count r idea))"
