@@ -180,6 +180,7 @@ int cmd_restore(tr_cli *cli, int argc, char **argv)
 		                    strerror(rc));
 	}
 	/* its queue positions went back: partners must pull from the start */
+	tr_key_destroy(&cli->key); /* tr_cli_open loads it with the rest */
 	if ((rc = tr_cli_open(cli)) != 0)
 		return rc;
 	if ((rc = tr_store_new_epoch(cli->store)) != 0)
