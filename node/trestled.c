@@ -58,6 +58,7 @@
 #define CUT_MS 60000
 #define WAITERS_MAX 64
 #define IDLE_TRIM_MS 5000
+#define RENOTIFY_MS 2000
 
 typedef struct peer {
 	tr_partner p;
@@ -87,6 +88,7 @@ typedef struct peer {
 	uint64_t their_after; /* the `after` of its latest PULL, or the end of our last batch */
 	int their_known;
 	uint64_t notified_head, sent;
+	uint64_t notified_at; /* mono ms of the last NOTIFY sent */
 
 	/* misbehaviour */
 	char last_error[256];
@@ -821,24 +823,41 @@ static int heads_fn(tr_txn *t, void *vctx)
 	return 0;
 }
 
-static void notify_all(void)
+/* Tells each connected partner whose queue grew past what it was told. again: also
+ * tell, once every RENOTIFY_MS, a partner that has not pulled up to its queue's head
+ * since: a NOTIFY can be lost (ZeroMQ delivers at most once) or ignored (a partner
+ * that was throttling us), and nothing else would make it pull. */
+static void notify(int again)
 {
 	if (!N.npeers)
 		return;
 	struct heads_ctx c = {calloc(N.npeers, sizeof(uint64_t))};
 	if (!c.heads)
 		return;
+	uint64_t now = mono_ms();
 	if (tr_store_read(N.store, heads_fn, &c) == 0)
 		for (size_t i = 0; i < N.npeers; i++) {
 			peer *pr = N.peers[i];
-			if (!peer_routable(pr) || c.heads[i] <= pr->notified_head)
+			uint64_t head = c.heads[i];
+			if (!peer_routable(pr) || head == 0)
+				continue;
+			int news = head > pr->notified_head;
+			int behind = !pr->their_known || head > pr->their_after;
+			if (!news && !(again && behind && now - pr->notified_at >= RENOTIFY_MS))
 				continue;
 			tr_mpw_reset(&N.out);
-			tr_msg_notify(&N.out, c.heads[i]);
-			if (peer_send(pr, NULL, &N.out) == 0)
-				pr->notified_head = c.heads[i];
+			tr_msg_notify(&N.out, head);
+			if (peer_send(pr, NULL, &N.out) == 0) {
+				pr->notified_head = head;
+				pr->notified_at = now;
+			}
 		}
 	free(c.heads);
+}
+
+static void notify_all(void)
+{
+	notify(0);
 }
 
 /* ---- one message from a partner ---- */
@@ -857,8 +876,17 @@ static void handle(peer *pr, void *via, const void *buf, size_t len)
 	}
 	/* batches answer our own pulls (at most one outstanding): only those that do not
 	 * count against the partner's rate */
-	if ((m.type != TR_MSG_BATCH || !pr->ninflight || m.after != pr->inflight) &&
-	    !peer_admit(pr)) {
+	/* batches that answer our own pulls (at most one outstanding) and NOTIFYs (one per
+	 * write at the partner, and all they do is set a flag or start one pull) do not
+	 * count against the partner's rate, nor pulls that move on: an honest partner
+	 * writing fast must not be cut off */
+	int free_pass = m.type == TR_MSG_NOTIFY ||
+	                (m.type == TR_MSG_BATCH && pr->ninflight && m.after == pr->inflight) ||
+	                /* a pull that goes on from where the last batch ended: the honest pattern,
+	                 * one per round trip while the partner writes; what it costs is bounded by
+	                 * what is new. Pulls that go back count. */
+	                (m.type == TR_MSG_PULL && pr->their_known && m.after >= pr->their_after);
+	if (!free_pass && !peer_admit(pr)) {
 		peer_error(pr, 1, "sends too many messages; throttled");
 		send_error(pr, via, TR_WERR_THROTTLED, "too many messages; slow down");
 		return;
@@ -1350,7 +1378,7 @@ static void tick(void)
 			pull(pr);
 		}
 	}
-	notify_all();
+	notify(1);
 	waiters_expire();
 	if (!N.trimmed && now - N.last_busy >= IDLE_TRIM_MS) {
 		/* idle: give back what a burst of work left mapped and allocated */

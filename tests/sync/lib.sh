@@ -266,9 +266,10 @@ rss_anon() {
 #   nrecs NAME [KIND]        records in NAME's store (of KIND): lines of `trestle export`
 #                            ("error" if export fails)
 #   pair_via A B ENDPOINT KIND...  as pair, but A dials B at ENDPOINT (a fault proxy)
-#   fp_start NAME PORT       a fault proxy (tests/tools/faultproxy.py) on a free loopback
-#                            port, forwarding to 127.0.0.1:PORT; its port in FP_PORT_NAME,
-#                            its log in $TMP/fp-NAME.log
+#   fp_start NAME PORT [OPTION...]  a fault proxy (tests/tools/faultproxy.py) on a free
+#                            loopback port, forwarding to 127.0.0.1:PORT (OPTIONs passed
+#                            on, e.g. --on-restore resume); its port in FP_PORT_NAME, its
+#                            log in $TMP/fp-NAME.log
 #   fp NAME COMMAND          sends COMMAND (cut, blackhole, restore, stats) to it; prints
 #                            the reply
 
@@ -371,7 +372,7 @@ pair_via() {
 fp_start() {
 	local name=$1 port
 	"$PY" "$_lib_dir/../tools/faultproxy.py" --listen 127.0.0.1:0 --target "127.0.0.1:$2" \
-		--control "$TMP/fp-$name.sock" >"$TMP/fp-$name.out" 2>"$TMP/fp-$name.log" &
+		--control "$TMP/fp-$name.sock" "${@:3}" >"$TMP/fp-$name.out" 2>"$TMP/fp-$name.log" &
 	BG_PIDS+=("$!")
 	if ! wait_until 10 grep -qx ready "$TMP/fp-$name.out"; then
 		not_ok "fault proxy $name started"
@@ -384,4 +385,26 @@ fp_start() {
 
 fp() {
 	"$PY" "$_lib_dir/../tools/faultproxy.py" ctl "$TMP/fp-$1.sock" "$2"
+}
+
+# stable_nrecs NAME KIND: NAME's record count once it stops changing (a daemon whose
+# partner died may still commit the batch it was verifying)
+stable_nrecs() {
+	local a b _
+	a=$(nrecs "$1" "$2")
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 0.3
+		b=$(nrecs "$1" "$2")
+		[ "$a" = "$b" ] && break
+		a=$b
+	done
+	echo "$a"
+}
+
+# launch NAME: starts NAME's daemon as node_start does, without waiting for its status
+# to answer (that wait would let much of a running sync pass); the caller checks it
+launch() {
+	"$D" --home "$TMP/$1" 2>>"$TMP/$1.log" &
+	DPID[$1]=$!
+	BG_PIDS+=("$!")
 }
