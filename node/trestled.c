@@ -80,6 +80,8 @@ typedef struct peer {
 	/* pulling from it */
 	tr_sync_state st;
 	uint64_t inflight; /* the `after` of the outstanding PULL */
+	uint64_t asked[4]; /* the `after` of the last PULLs sent: a late answer is no attack */
+	unsigned nasked;
 	int ninflight;
 	int want_pull;
 	uint64_t pull_sent, retry_at, retry_ms;
@@ -301,6 +303,7 @@ static void pull(peer *pr)
 	if (peer_send(pr, NULL, &N.out) == 0) {
 		pr->inflight = pr->st.cursor;
 		pr->ninflight = 1;
+		pr->asked[pr->nasked++ % 4] = pr->inflight;
 		pr->pull_sent = now;
 		pr->want_pull = 0;
 	}
@@ -709,9 +712,16 @@ static void notify_all(void);
 static void take_batch(peer *pr, void *via, const tr_msg *m)
 {
 	if (!pr->ninflight || m->after != pr->inflight) {
-		/* stale (a reply to a pull given up on, or one sent before a refused batch:
-		 * rare) or never asked for: dropped, and counted, so that a partner sending
-		 * batches nobody asked for is cut off; the cursor decides what is asked next */
+		/* a late answer to a pull given up on (a timeout, a refused batch, a reconnect)
+		 * is dropped quietly; a batch never asked for is dropped and counted, so that a
+		 * partner sending them is cut off. The cursor decides what is asked next. */
+		for (unsigned i = 0; i < 4 && i < pr->nasked; i++)
+			if (pr->asked[i] == m->after) {
+				tr_log(TR_LOG_DEBUG,
+				       "partner %s: dropped a late batch after %" PRIu64,
+				       pr->p.name, m->after);
+				return;
+			}
 		peer_error(pr, 1, "sent a batch after %" PRIu64 " that was not asked for; dropped",
 		           m->after);
 		send_error(pr, via, TR_WERR_PROTOCOL, "a batch that was not asked for; dropped");
@@ -743,6 +753,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		if (peer_send(pr, via, &N.out) == 0) {
 			pr->inflight = m->next;
 			pr->ninflight = 1;
+			pr->asked[pr->nasked++ % 4] = pr->inflight;
 			pr->pull_sent = mono_ms();
 		}
 	}

@@ -828,7 +828,8 @@ static int mode_unasked(hp *h)
 	hp_batch(h, c + 1000, c + 1001, 0, 1, &x);
 	hp_expect_error(h, REPLY_MS);
 
-	/* 2. the right position, but after the PULL was answered: nothing is outstanding */
+	/* 2. the right position, but after the PULL was answered: nothing is outstanding
+	 * (the target drops it quietly, as it would a late honest answer) */
 	hp_batch(h, c, c, 0, 0, &none);
 	hp_expect_no_error(h, 300);
 	if (add_valid(h, &y, "unasked"))
