@@ -1166,52 +1166,56 @@ static int count_entries(tr_txn *t, int db, uint64_t *n)
 	return rc;
 }
 
-/* Every queue entry names a stored record and its twin in outset, and the reverse. */
+/* Every queue entry names a stored record, and every outset entry its queue entry.
+ * (A queue entry may outlive its outset twin: denying a kind forgets which records
+ * were queued, so that allowing it again queues them again.) */
 static int check_queues(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx)
 {
 	MDB_cursor *c;
 	MDB_val k, v, k2, v2;
-	uint64_t bad = 0, entries = 0, twins;
+	uint64_t orphans = 0, lost = 0;
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c);
 	if (rc)
 		return map_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		uint8_t sk[12];
-		entries++;
-		if (k.mv_size != 12 || v.mv_size != 8) {
-			bad++;
-			continue;
-		}
 		k2.mv_size = 8;
 		k2.mv_data = v.mv_data;
-		if (mdb_get(t->txn, t->s->dbi[DB_REC], &k2, &v2) != 0) {
-			bad++;
-			continue;
-		}
-		memcpy(sk, k.mv_data, 4);
-		memcpy(sk + 4, v.mv_data, 8);
-		k2.mv_size = 12;
-		k2.mv_data = sk;
-		if (mdb_get(t->txn, t->s->dbi[DB_OUTSET], &k2, &v2) != 0 || v2.mv_size != 8 ||
-		    memcmp(v2.mv_data, (const uint8_t *)k.mv_data + 4, 8) != 0)
-			bad++;
+		if (k.mv_size != 12 || v.mv_size != 8 ||
+		    mdb_get(t->txn, t->s->dbi[DB_REC], &k2, &v2) != 0)
+			orphans++;
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
 		return map_err(rc);
-	MDB_stat st;
-	if ((rc = mdb_stat(t->txn, t->s->dbi[DB_OUTSET], &st)) != 0)
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTSET], &c)) != 0)
 		return map_err(rc);
-	twins = st.ms_entries;
-	if (bad)
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		uint8_t qk[12];
+		if (k.mv_size != 12 || v.mv_size != 8) {
+			lost++;
+			continue;
+		}
+		memcpy(qk, k.mv_data, 4);
+		memcpy(qk + 4, v.mv_data, 8);
+		k2.mv_size = 12;
+		k2.mv_data = qk;
+		if (mdb_get(t->txn, t->s->dbi[DB_OUTQ], &k2, &v2) != 0 || v2.mv_size != 8 ||
+		    memcmp(v2.mv_data, (const uint8_t *)k.mv_data + 4, 8) != 0)
+			lost++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if (orphans)
 		PROBLEM("%" PRIu64
-		        " entries of the partners' outbound queues name no stored record "
-		        "or have no twin in outset",
-		        bad);
-	if (twins != entries)
-		PROBLEM("the outbound queues have %" PRIu64 " entries and outset %" PRIu64, entries,
-		        twins);
+		        " entries of the partners' outbound queues name no stored record",
+		        orphans);
+	if (lost)
+		PROBLEM("%" PRIu64 " records are marked queued for a partner but are not in its "
+		        "queue",
+		        lost);
 	return 0;
 }
 
@@ -1611,8 +1615,8 @@ static int rules_load(tr_txn *t)
 /* The one place that decides whether partner p may have rec, which arrived from
  * source. Today's rule (issue 3): the admin allowed rec's kind for p; a record never
  * goes back to the partner it came from or to its author; and a record written by
- * another node goes on from here only if its author's terms allow a hop beyond the
- * first partner (its private fields are withheld then: see tr_txn_out_read).
+ * another node goes on from here only if its author's terms allow the hop (its private
+ * fields are withheld then: see tr_txn_out_read).
  * Suspension does not enter here: a suspended partner's queue keeps growing and it
  * gets nothing until resumed. */
 static int policy_allows(const tr_txn *t, const tr_partner *p, const tr_record *rec,
@@ -1621,8 +1625,21 @@ static int policy_allows(const tr_txn *t, const tr_partner *p, const tr_record *
 	const struct share_rules *r = t->rules;
 	if (source == p->index || !memcmp(rec->author, p->id, TR_PK_BYTES))
 		return 0;
-	if (memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0 && rec->terms.hops == 0)
-		return 0; /* its author let it go to its first partner (us) only */
+	if (memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0) {
+		/* written elsewhere: its author let it go hops beyond its first partner. If it
+		 * came from its author we are that first partner; if it came from anyone else
+		 * we are at least one hop further. (Counting further needs the path a record
+		 * took: the policy language of issue 4.) */
+		uint64_t need = 1;
+		for (size_t i = 0; i < r->npartners; i++)
+			if (r->partners[i].index == source &&
+			    memcmp(r->partners[i].id, rec->author, TR_PK_BYTES) != 0)
+				need = 2;
+		if (source == TR_SOURCE_IMPORT)
+			need = 2; /* from a file: where it has been is unknown */
+		if (rec->terms.hops < need)
+			return 0;
+	}
 	for (size_t i = 0; i < r->nrules; i++)
 		if (r->rules[i].partner == p->index && tr_str_eq(rec->kind, r->rules[i].kind))
 			return 1;
@@ -1772,8 +1789,11 @@ int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t 
 			rc = TR_ECORRUPT;
 			break;
 		}
-		if ((rc = rec_at(t, pv.mv_data, &env, &len, &source)) != 0)
+		if ((rc = rec_at(t, pv.mv_data, &env, &len, &source)) != 0) {
+			if (rc == MDB_NOTFOUND)
+				rc = TR_ECORRUPT; /* an index entry for no record: not the end */
 			break;
+		}
 		if (tr_record_decode(env, len, rec) != 0) {
 			rc = TR_ECORRUPT;
 			break;
@@ -1796,7 +1816,37 @@ int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind)
 	memcpy(key + 4, kind, klen);
 	MDB_val k = {4 + klen, key};
 	rules_free(t);
-	return map_err(mdb_del(t->txn, t->s->dbi[DB_POLICIES], &k, NULL));
+	int rc = mdb_del(t->txn, t->s->dbi[DB_POLICIES], &k, NULL);
+	if (rc)
+		return map_err(rc);
+	/* forget that the kind's records were queued for it: the partner's cursor may pass
+	 * them while they are denied (they are skipped when read), so allowing the kind
+	 * again must queue them again, after it. Their old queue entries stay (queue
+	 * positions never go back); storing is idempotent, so one sent twice is no harm. */
+	MDB_cursor *c;
+	MDB_val kk = {klen, (void *)kind}, pv;
+	uint8_t sk[12];
+	put_be32(sk, partner);
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
+		if (pv.mv_size != 8) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		memcpy(sk + 4, pv.mv_data, 8);
+		MDB_val dk = {12, sk};
+		int d = mdb_del(t->txn, t->s->dbi[DB_OUTSET], &dk, NULL);
+		if (d == MDB_NOTFOUND)
+			d = 0;
+		if (d) {
+			rc = d;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 int tr_txn_policy_scan(tr_txn *t, uint32_t partner,
@@ -1864,8 +1914,6 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 	put_be64(kb + 4, after + 1);
 	MDB_cursor *c;
 	MDB_val k = {12, kb}, v;
-	*next = after;
-	*more = 0;
 	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c)) != 0)
 		return map_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -1879,8 +1927,11 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 		const uint8_t *env;
 		size_t len;
 		uint32_t source;
-		if ((rc = rec_at(t, v.mv_data, &env, &len, &source)) != 0)
+		if ((rc = rec_at(t, v.mv_data, &env, &len, &source)) != 0) {
+			if (rc == MDB_NOTFOUND)
+				rc = TR_ECORRUPT; /* a queue entry for no record: not the end */
 			break;
+		}
 		/* a batch holds at least one record, whatever maxbytes says */
 		if (n >= max || (n > 0 && bytes + len > maxbytes) || examined >= 4 * max) {
 			*more = 1;

@@ -175,7 +175,8 @@ int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), vo
  * unknown kind, TR_ENOTFOUND for no such partner. */
 int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t now_ms,
                         uint64_t *backfilled);
-/* Withdraws it. TR_ENOTFOUND if it was not allowed. */
+/* Withdraws it, and forgets which records of the kind were queued for the partner, so
+ * that allowing it again queues them again. TR_ENOTFOUND if it was not allowed. */
 int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind);
 /* Calls cb for each allowed (partner, kind), of one partner or of all (partner 0). */
 int tr_txn_policy_scan(tr_txn *t, uint32_t partner,

@@ -91,6 +91,8 @@ typedef struct peer {
 	int their_known;
 	uint64_t notified_head, sent;
 	uint64_t notified_at; /* mono ms of the last NOTIFY sent */
+	int served_more;      /* the last batch sent to it said "more" */
+	uint64_t maxbytes;    /* asked per batch: halved after a pull times out */
 
 	/* misbehaviour */
 	char last_error[256];
@@ -120,7 +122,8 @@ static struct node {
 	char home[4096];
 	tr_config cfg;
 	tr_key *key;
-	uint8_t curve_pk[TR_PK_BYTES], curve_sk[TR_PK_BYTES];
+	uint8_t curve_pk[TR_PK_BYTES];
+	uint8_t *curve_sk; /* TR_PK_BYTES, in guarded sodium memory */
 	tr_store *store;
 	void *ctx, *zap, *router, *rmon, *control;
 	char bound[512];
@@ -132,12 +135,17 @@ static struct node {
 	int recycle_router; /* a removed or suspended partner is on it: drop every connection */
 	peer **peers;
 	size_t npeers;
+	uint64_t peers_gen; /* bumped by every reload(): the main loop's snapshot check */
 	tr_pool *pool;
 	struct item *items;
 	struct waiter waiters[WAITERS_MAX];
 	size_t nwaiters;
 	tr_mpw out, recs;
 	uint64_t started_ms;
+	struct seen {
+		uint8_t curve[TR_PK_BYTES];
+		uint64_t at; /* mono ms it was last written to the pending table */
+	} seen[32];
 	uint64_t pending_budget_at;
 	unsigned pending_budget;
 	uint64_t monitor_seq;
@@ -299,7 +307,9 @@ static void pull(peer *pr)
 	    now < pr->cut_until)
 		return;
 	tr_mpw_reset(&N.out);
-	tr_msg_pull(&N.out, pr->st.cursor, TR_BATCH_MAX_RECORDS, TR_BATCH_MAX_BYTES);
+	if (!pr->maxbytes)
+		pr->maxbytes = TR_BATCH_MAX_BYTES;
+	tr_msg_pull(&N.out, pr->st.cursor, TR_BATCH_MAX_RECORDS, pr->maxbytes);
 	if (peer_send(pr, NULL, &N.out) == 0) {
 		pr->inflight = pr->st.cursor;
 		pr->ninflight = 1;
@@ -498,6 +508,7 @@ static void reload(void)
 	free(N.peers);
 	N.peers = c.fresh;
 	N.npeers = c.n;
+	N.peers_gen++;
 	N.loaded = 1;
 }
 
@@ -588,8 +599,23 @@ static void zap_handle(void)
 		       pr->p.name, addr);
 		goto out;
 	}
-	/* remembered for `trestle partner pending`, at most 10 writes a second */
+	/* remembered for `trestle partner pending`: a key seen in the last minute is not
+	 * written (nor logged) again, and at most 10 writes a second in all, so that who
+	 * knows this node's id cannot make it write and log without end */
 	uint64_t now = mono_ms();
+	struct seen *old = &N.seen[0];
+	for (size_t i = 0; i < sizeof(N.seen) / sizeof(N.seen[0]); i++) {
+		if (N.seen[i].at && !memcmp(N.seen[i].curve, curve, TR_PK_BYTES)) {
+			old = &N.seen[i];
+			break;
+		}
+		if (N.seen[i].at < old->at)
+			old = &N.seen[i];
+	}
+	if (old->at && !memcmp(old->curve, curve, TR_PK_BYTES) && now - old->at < 60000)
+		goto out;
+	memcpy(old->curve, curve, TR_PK_BYTES);
+	old->at = now;
 	if (now - N.pending_budget_at >= 1000) {
 		N.pending_budget_at = now;
 		N.pending_budget = 10;
@@ -661,6 +687,7 @@ static void serve_pull(peer *pr, void *via, const tr_msg *m)
 	if (peer_send(pr, via, &N.out) == 0) {
 		pr->sent += c.n;
 		pr->their_after = c.next; /* approximate: that batch may still be lost */
+		pr->served_more = c.more;
 		pr->their_known = 1;
 		if (c.next > pr->notified_head)
 			pr->notified_head = c.next;
@@ -687,6 +714,7 @@ static int commit_fn(tr_txn *t, void *vctx)
 {
 	struct commit_ctx *c = vctx;
 	c->added = 0; /* the store may run this twice (map growth) */
+	c->why[0] = '\0';
 	for (size_t i = 0; i < c->n; i++) {
 		int added, rc = tr_txn_add(t, N.items[i].env, N.items[i].len, &N.items[i].rec,
 		                           c->pr->p.index, &added);
@@ -746,10 +774,22 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		pull(pr);
 		return;
 	}
+	if (!m->nrec && m->next == pr->st.cursor && (!pr->st.epoch || m->epoch == pr->st.epoch)) {
+		/* nothing new: no transaction to write. A partner that says "new" and then
+		 * has nothing waits a moment before it is asked again, so that lying NOTIFYs
+		 * cannot drive the loop */
+		pr->st.epoch = m->epoch;
+		if (pr->want_pull)
+			pr->retry_at = mono_ms() + 100;
+		return;
+	}
 	/* ask for the next batch now, so the partner reads it while we verify this one */
 	if (m->more) {
 		tr_mpw_reset(&N.out);
-		tr_msg_pull(&N.out, m->next, TR_BATCH_MAX_RECORDS, TR_BATCH_MAX_BYTES);
+		if (pr->maxbytes < TR_BATCH_MAX_BYTES) /* it came in time: ask for more again */
+			pr->maxbytes = pr->maxbytes * 2 > TR_BATCH_MAX_BYTES ? TR_BATCH_MAX_BYTES
+			                                                     : pr->maxbytes * 2;
+		tr_msg_pull(&N.out, m->next, TR_BATCH_MAX_RECORDS, pr->maxbytes);
 		if (peer_send(pr, via, &N.out) == 0) {
 			pr->inflight = m->next;
 			pr->ninflight = 1;
@@ -893,10 +933,12 @@ static void handle(peer *pr, void *via, const void *buf, size_t len)
 	 * writing fast must not be cut off */
 	int free_pass = m.type == TR_MSG_NOTIFY ||
 	                (m.type == TR_MSG_BATCH && pr->ninflight && m.after == pr->inflight) ||
-	                /* a pull that goes on from where the last batch ended: the honest pattern,
-	                 * one per round trip while the partner writes; what it costs is bounded by
-	                 * what is new. Pulls that go back count. */
-	                (m.type == TR_MSG_PULL && pr->their_known && m.after >= pr->their_after);
+	                /* a pull that goes on from where the last batch ended while there is more
+	                 * for it (the last batch said so, or we told it of more): the honest
+	                 * pattern, one per round trip while the partner writes; what it costs is
+	                 * bounded by what is new. Other pulls count. */
+	                (m.type == TR_MSG_PULL && pr->their_known && m.after == pr->their_after &&
+	                 (pr->served_more || pr->notified_head > pr->their_after));
 	if (!free_pass && !peer_admit(pr)) {
 		peer_error(pr, 1, "sends too many messages; throttled");
 		send_error(pr, via, TR_WERR_THROTTLED, "too many messages; slow down");
@@ -1217,18 +1259,13 @@ static const char *relation_name(int r)
 	return r == TR_REL_UPSTREAM ? "upstream" : r == TR_REL_DOWNSTREAM ? "downstream" : "?";
 }
 
-static int status_heads(tr_txn *t, void *vctx)
-{
-	return heads_fn(t, vctx);
-}
-
 static char *status_json(void)
 {
 	json_t *o = json_object(), *arr = json_array();
 	char nodeid[TR_NODEID_TEXT_SIZE];
 	struct heads_ctx hc = {calloc(N.npeers ? N.npeers : 1, sizeof(uint64_t))};
 	if (hc.heads)
-		tr_store_read(N.store, status_heads, &hc);
+		tr_store_read(N.store, heads_fn, &hc);
 	tr_nodeid_format(tr_key_public(N.key), nodeid);
 	json_object_set_new(o, "node", json_string(nodeid));
 	json_object_set_new(o, "name", json_string(N.cfg.name));
@@ -1383,6 +1420,10 @@ static void tick(void)
 			peer_error(pr, 0, "no answer to a pull within %d s; asking again",
 			           PULL_TIMEOUT_MS / 1000);
 			pr->ninflight = 0;
+			pr->want_pull = 1;
+			/* a slow link: ask for smaller batches until they come back in time */
+			if (pr->maxbytes > 64 * 1024)
+				pr->maxbytes /= 2;
 		}
 		if (!pr->ninflight && (pr->want_pull || (pr->retry_at && now >= pr->retry_at))) {
 			pr->retry_at = 0;
@@ -1504,7 +1545,8 @@ static int start(void)
 		tr_log(TR_LOG_ERR, "%s: %s", path, rc == TR_EKEY ? why : tr_strerror(rc));
 		return -1;
 	}
-	memcpy(N.curve_pk, tr_key_public(N.key), TR_PK_BYTES);
+	if (!(N.curve_sk = sodium_malloc(TR_PK_BYTES)))
+		return -1;
 	if (tr_key_curve_public(tr_key_public(N.key), N.curve_pk) ||
 	    tr_key_curve_secret(N.key, N.curve_sk)) {
 		tr_log(TR_LOG_ERR, "the node key has no X25519 form");
@@ -1581,7 +1623,8 @@ static void stop(void)
 	tr_mpw_release(&N.recs);
 	tr_store_close(&N.store);
 	tr_key_destroy(&N.key);
-	sodium_memzero(N.curve_sk, sizeof(N.curve_sk));
+	sodium_free(N.curve_sk); /* wipes it */
+	N.curve_sk = NULL;
 }
 
 /* the poll set: these slots, then a DEALER and its monitor per peer */
@@ -1673,6 +1716,7 @@ int main(int argc, char **argv)
 		                              N.kickfd >= 0 ? ZMQ_POLLIN : 0, 0};
 		size_t np = N.npeers;
 		peer **snapshot = N.peers;
+		uint64_t gen = N.peers_gen;
 		for (size_t i = 0; i < np; i++) {
 			items[n++] = (zmq_pollitem_t){snapshot[i]->dealer, 0,
 			                              snapshot[i]->dealer ? ZMQ_POLLIN : 0, 0};
@@ -1746,7 +1790,7 @@ int main(int argc, char **argv)
 					break;
 				router_event();
 			}
-			for (size_t i = 0; i < np && N.peers == snapshot; i++) {
+			for (size_t i = 0; i < np && N.peers_gen == gen; i++) {
 				peer *pr = snapshot[i];
 				for (int k = 0;
 				     k < 64 && items[PI_PEERS + 2 * i + 1].revents && pr->mon;
@@ -1759,7 +1803,7 @@ int main(int argc, char **argv)
 					dealer_event(pr);
 				}
 				for (int k = 0; k < 2 && items[PI_PEERS + 2 * i].revents &&
-				                pr->dealer && N.peers == snapshot;
+				                pr->dealer && N.peers_gen == gen;
 				     k++) {
 					int ev = 0;
 					size_t evl = sizeof(ev);

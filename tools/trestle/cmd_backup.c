@@ -154,19 +154,38 @@ int cmd_restore(tr_cli *cli, int argc, char **argv)
 	}
 	tr_store_close(&b);
 
-	char from[4200], live[4300], tmp[4320], aside[4360], stamp[40];
+	char from[4200], live[4300], tmpdir[4300], tmp[4320], tmplock[4320], aside[4360], stamp[40];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(from, sizeof(from), "%s/data.mdb", pos[0]);
 	snprintf(live, sizeof(live), "%s/data.mdb", tr_cli_path(cli, TR_STORE_DIR));
-	snprintf(tmp, sizeof(tmp), "%s.restoring", live);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/restoring", tr_cli_path(cli, TR_STORE_DIR));
+	snprintf(tmp, sizeof(tmp), "%s/data.mdb", tmpdir);
+	snprintf(tmplock, sizeof(tmplock), "%s/lock.mdb", tmpdir);
 	snprintf(aside, sizeof(aside), "%s.before-restore.%s", live, stamp);
-	unlink(tmp); /* a restore cut short left it */
+	unlink(tmp); /* a restore cut short left them */
+	unlink(tmplock);
+	if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST)
+		return tr_cli_error("cannot create %s: %s", tmpdir, strerror(errno));
 	if ((rc = copy_file(from, tmp)) != 0)
 		return tr_cli_error("cannot copy %s: %s%s", from, strerror(rc),
 		                    tr_cli_write_hint(rc));
+	/* its queue positions went back: partners must pull from the start. The new epoch
+	 * goes into the copy before it is put in place, so that no crash can leave a
+	 * restored store with the old one. */
+	rc = tr_store_open(tmpdir, 0, tr_key_public(cli->key), &b);
+	if (!rc)
+		rc = tr_store_new_epoch(b);
+	tr_store_close(&b);
+	unlink(tmplock);
+	if (rc) {
+		unlink(tmp);
+		rmdir(tmpdir);
+		return tr_cli_error("cannot prepare the copy: %s; nothing changed",
+		                    tr_strerror(rc));
+	}
 	if (link(live, aside) != 0 && errno != ENOENT) {
 		rc = errno;
 		unlink(tmp);
@@ -176,17 +195,14 @@ int cmd_restore(tr_cli *cli, int argc, char **argv)
 	if (rename(tmp, live) != 0) {
 		rc = errno;
 		unlink(tmp);
+		rmdir(tmpdir);
 		return tr_cli_error("cannot put the copy in place: %s; nothing changed",
 		                    strerror(rc));
 	}
-	/* its queue positions went back: partners must pull from the start */
+	rmdir(tmpdir);
 	tr_key_destroy(&cli->key); /* tr_cli_open loads it with the rest */
 	if ((rc = tr_cli_open(cli)) != 0)
 		return rc;
-	if ((rc = tr_store_new_epoch(cli->store)) != 0)
-		return tr_cli_error("the copy is in place, but its queue epoch could not be "
-		                    "renewed: %s; run the restore again",
-		                    tr_strerror(rc));
 	char detail[8800];
 	snprintf(detail, sizeof(detail), "from %s; the old store kept as %s", pos[0], aside);
 	if ((rc = tr_cli_audit(cli, "restore", detail)) != 0)
