@@ -29,6 +29,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "error.h"
@@ -151,23 +152,9 @@ static struct node {
 	uint64_t monitor_seq;
 } N;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void busy(void)
 {
-	N.last_busy = mono_ms();
+	N.last_busy = tr_mono_ms();
 	N.trimmed = 0;
 }
 
@@ -231,8 +218,8 @@ static void peer_error(peer *pr, int count, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pr->last_error, sizeof(pr->last_error), fmt, ap);
 	va_end(ap);
-	pr->last_error_ms = wall_ms();
-	uint64_t now = mono_ms();
+	pr->last_error_ms = tr_wall_ms();
+	uint64_t now = tr_mono_ms();
 	if (now >= pr->log_quiet_until) {
 		tr_log(TR_LOG_WARNING, "partner %s: %s", pr->p.name, pr->last_error);
 		pr->log_quiet_until = now + 1000;
@@ -255,7 +242,7 @@ static void peer_error(peer *pr, int count, const char *fmt, ...)
 /* Token bucket: 1 if a message from the partner may be served now. */
 static int peer_admit(peer *pr)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	pr->tokens += (double)(now - pr->tokens_at) * MSG_RATE / 1000.0;
 	pr->tokens_at = now;
 	if (pr->tokens > MSG_BURST)
@@ -302,7 +289,7 @@ static int peer_routable(const peer *pr)
 
 static void pull(peer *pr)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	if (pr->p.suspended || !peer_routable(pr) || pr->ninflight || now < pr->retry_at ||
 	    now < pr->cut_until)
 		return;
@@ -541,7 +528,7 @@ struct pending_ctx {
 static int pending_fn(tr_txn *t, void *vctx)
 {
 	struct pending_ctx *c = vctx;
-	return tr_txn_pending_seen(t, c->curve, c->addr, wall_ms());
+	return tr_txn_pending_seen(t, c->curve, c->addr, tr_wall_ms());
 }
 
 static void zap_reply(const zmq_msg_t *reqid, const char *code, const char *text, const char *user)
@@ -602,7 +589,7 @@ static void zap_handle(void)
 	/* remembered for `trestle partner pending`: a key seen in the last minute is not
 	 * written (nor logged) again, and at most 10 writes a second in all, so that who
 	 * knows this node's id cannot make it write and log without end */
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	struct seen *old = &N.seen[0];
 	for (size_t i = 0; i < sizeof(N.seen) / sizeof(N.seen[0]); i++) {
 		if (N.seen[i].at && !memcmp(N.seen[i].curve, curve, TR_PK_BYTES)) {
@@ -780,7 +767,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 		 * cannot drive the loop */
 		pr->st.epoch = m->epoch;
 		if (pr->want_pull)
-			pr->retry_at = mono_ms() + 100;
+			pr->retry_at = tr_mono_ms() + 100;
 		return;
 	}
 	/* ask for the next batch now, so the partner reads it while we verify this one */
@@ -794,7 +781,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 			pr->inflight = m->next;
 			pr->ninflight = 1;
 			pr->asked[pr->nasked++ % 4] = pr->inflight;
-			pr->pull_sent = mono_ms();
+			pr->pull_sent = tr_mono_ms();
 		}
 	}
 	/* the verify workspace (5 MB) exists while batches come, and goes when idle */
@@ -851,7 +838,7 @@ refuse:
 	pr->retry_ms = pr->retry_ms ? pr->retry_ms * 2 : RETRY_MIN_MS;
 	if (pr->retry_ms > RETRY_MAX_MS)
 		pr->retry_ms = RETRY_MAX_MS;
-	pr->retry_at = mono_ms() + pr->retry_ms;
+	pr->retry_at = tr_mono_ms() + pr->retry_ms;
 }
 
 /* ---- telling partners there is something new ---- */
@@ -885,7 +872,7 @@ static void notify(int again)
 	struct heads_ctx c = {calloc(N.npeers, sizeof(uint64_t))};
 	if (!c.heads)
 		return;
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	if (tr_store_read(N.store, heads_fn, &c) == 0)
 		for (size_t i = 0; i < N.npeers; i++) {
 			peer *pr = N.peers[i];
@@ -917,7 +904,7 @@ static void handle(peer *pr, void *via, const void *buf, size_t len)
 {
 	static tr_msg m;
 	char why[160];
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	if (now < pr->cut_until)
 		return;
 	if (tr_msg_decode(buf, len, &m, why, sizeof(why)) != 0) {
@@ -1010,7 +997,7 @@ static void router_in(void)
 		memcpy(pr->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
 		pr->ridlen = zmq_msg_size(&rid);
 		if (!pr->router_up)
-			pr->router_since = wall_ms();
+			pr->router_since = tr_wall_ms();
 		pr->router_up = 1;
 		tr_log(TR_LOG_INFO, "partner %s: connected (it dialed in)", pr->p.name);
 	}
@@ -1069,7 +1056,7 @@ static void dealer_event(peer *pr)
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		pr->redial_ms = 0;
 		pr->dealer_up = 1;
-		pr->dealer_since = wall_ms();
+		pr->dealer_since = tr_wall_ms();
 		pr->ninflight = 0;
 		pr->notified_head = 0;
 		tr_log(TR_LOG_INFO, "partner %s: connected to %s", pr->p.name, pr->p.endpoint);
@@ -1104,7 +1091,7 @@ static void dealer_event(peer *pr)
 		pr->redial_ms = pr->redial_ms ? pr->redial_ms * 2 : 2000;
 		if (pr->redial_ms > RETRY_MAX_MS)
 			pr->redial_ms = RETRY_MAX_MS;
-		pr->redial_at = mono_ms() + pr->redial_ms;
+		pr->redial_at = tr_mono_ms() + pr->redial_ms;
 		break;
 	}
 }
@@ -1244,7 +1231,7 @@ static void waiters_check(size_t n)
 
 static void waiters_expire(void)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	for (size_t w = 0; w < N.nwaiters;) {
 		if (now >= N.waiters[w].deadline) {
 			waiter_reply(&N.waiters[w], 0, "the record did not arrive in time");
@@ -1393,7 +1380,7 @@ static void control_in(void)
 			memcpy(wt->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
 			wt->ridlen = zmq_msg_size(&rid);
 			memcpy(wt->id, id, TR_ID_BYTES);
-			wt->deadline = mono_ms() + (ms > 600000 ? 600000 : ms);
+			wt->deadline = tr_mono_ms() + (ms > 600000 ? 600000 : ms);
 		}
 	} else {
 		control_reply(&rid, 0, "unknown request");
@@ -1407,7 +1394,7 @@ out:
 
 static void tick(void)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = tr_mono_ms();
 	reload();
 	for (size_t i = 0; i < N.npeers; i++) {
 		peer *pr = N.peers[i];
@@ -1479,7 +1466,15 @@ static int lock_home(void)
 		tr_log(TR_LOG_ERR, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	/* `trestle status` tests the lock by taking it shared for a moment: a daemon that
+	 * starts just then must not take that for another daemon */
+	int locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+	for (int i = 0; !locked && errno == EWOULDBLOCK && i < 40; i++) {
+		struct timespec ts = {0, 25 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+	}
+	if (!locked) {
 		long other = 0;
 		char buf[32] = {0};
 		if (read(fd, buf, sizeof(buf) - 1) > 0)
@@ -1667,7 +1662,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	N.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	N.kickfd = -1;
-	N.started_ms = wall_ms();
+	N.started_ms = tr_wall_ms();
 	char conf[4200];
 	struct stat cst;
 	snprintf(conf, sizeof(conf), "%s/%s", N.home, TR_CONFIG_FILE);
@@ -1691,7 +1686,7 @@ int main(int argc, char **argv)
 	       N.bound, N.npeers, N.npeers == 1 ? "" : "s");
 	sd_notify_send("READY=1\nSTATUS=serving partners");
 
-	uint64_t next_tick = mono_ms() + TICK_MS;
+	uint64_t next_tick = tr_mono_ms() + TICK_MS;
 	zmq_pollitem_t *items = NULL;
 	size_t cap = 0;
 	while (!N.stop) {
@@ -1723,7 +1718,7 @@ int main(int argc, char **argv)
 			items[n++] = (zmq_pollitem_t){snapshot[i]->mon, 0,
 			                              snapshot[i]->mon ? ZMQ_POLLIN : 0, 0};
 		}
-		uint64_t now = mono_ms();
+		uint64_t now = tr_mono_ms();
 		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
 		int rc = zmq_poll(items, (int)n, timeout);
 		if (rc < 0 && errno != EINTR) {
@@ -1816,9 +1811,9 @@ int main(int argc, char **argv)
 		}
 		if (N.recycle_router)
 			router_recycle();
-		if (mono_ms() >= next_tick) {
+		if (tr_mono_ms() >= next_tick) {
 			tick();
-			next_tick = mono_ms() + TICK_MS;
+			next_tick = tr_mono_ms() + TICK_MS;
 		}
 	}
 	free(items);

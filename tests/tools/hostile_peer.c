@@ -27,6 +27,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "error.h"
 #include "keyfile.h"
 #include "record.h"
@@ -60,20 +61,6 @@ typedef struct hp {
 	uint8_t server_pk[TR_PK_BYTES]; /* the target's node key */
 	uint8_t third_pk[TR_PK_BYTES];  /* forged: the other author claimed */
 } hp;
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -230,11 +217,11 @@ static int take_msg(hp *h)
  * meanwhile. */
 static int hp_recv(hp *h, int ms)
 {
-	uint64_t end = mono_ms() + (uint64_t)ms;
+	uint64_t end = tr_mono_ms() + (uint64_t)ms;
 	for (;;) {
 		zmq_pollitem_t items[2] = {{h->dealer, 0, ZMQ_POLLIN, 0},
 		                           {h->mon, 0, ZMQ_POLLIN, 0}};
-		uint64_t now = mono_ms();
+		uint64_t now = tr_mono_ms();
 		int n = zmq_poll(items, 2, now < end ? (long)(end - now) : 0);
 		if (n < 0 && errno != EINTR)
 			return 0;
@@ -246,7 +233,7 @@ static int hp_recv(hp *h, int ms)
 			if (zmq_msg_recv(&h->in, h->dealer, ZMQ_DONTWAIT) >= 0)
 				return take_msg(h);
 		}
-		if (mono_ms() >= end)
+		if (tr_mono_ms() >= end)
 			return 0;
 	}
 }
@@ -254,9 +241,9 @@ static int hp_recv(hp *h, int ms)
 /* Waits up to ms for a message of type (printing what else comes). 1 if it came. */
 static int hp_expect(hp *h, int type, int ms)
 {
-	uint64_t end = mono_ms() + (uint64_t)ms;
+	uint64_t end = tr_mono_ms() + (uint64_t)ms;
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = tr_mono_ms();
 		if (now >= end)
 			return 0;
 		int t = hp_recv(h, (int)(end - now));
@@ -418,8 +405,8 @@ zmq_fail:
 /* Waits for the handshake; 0 if it succeeded. */
 static int hp_wait_up(hp *h, int ms)
 {
-	uint64_t end = mono_ms() + (uint64_t)ms;
-	while (!h->up && !h->refused && mono_ms() < end) {
+	uint64_t end = tr_mono_ms() + (uint64_t)ms;
+	while (!h->up && !h->refused && tr_mono_ms() < end) {
 		zmq_pollitem_t item = {h->mon, 0, ZMQ_POLLIN, 0};
 		if (zmq_poll(&item, 1, 100) > 0)
 			monitor_in(h);
@@ -456,7 +443,7 @@ static int make_idea(hp *h, const char *text, tr_mpw *out, uint8_t id[TR_ID_BYTE
 	rec.kind.p = "idea";
 	rec.kind.n = 4;
 	rec.seq = ++h->seq;
-	rec.created_ms = wall_ms();
+	rec.created_ms = tr_wall_ms();
 	if (tr_record_add_str(&rec, "title", title, strlen(title)) ||
 	    tr_record_add_str(&rec, "text", text, strlen(text)))
 		return TR_ETOOBIG;
@@ -663,9 +650,9 @@ static int mode_oversized(hp *h)
 	printf("sent oversized frame (%zu bytes, the limit is %zu)\n", over,
 	       (size_t)TR_WIRE_MAX_MSG);
 	int drops = h->disconnects;
-	uint64_t end = mono_ms() + 3000;
-	while (h->disconnects == drops && mono_ms() < end)
-		hp_recv(h, (int)(end - mono_ms()));
+	uint64_t end = tr_mono_ms() + 3000;
+	while (h->disconnects == drops && tr_mono_ms() < end)
+		hp_recv(h, (int)(end - tr_mono_ms()));
 	if (h->disconnects == drops)
 		printf("still connected 3000 ms after the oversized frame\n");
 	free(buf);
@@ -887,16 +874,16 @@ static int mode_flood(hp *h)
 	hp_recv(h, 200); /* the target's PULL and NOTIFY, if any */
 	h->quiet = 1;
 	h->batches = 0;
-	uint64_t t0 = mono_ms(), last = t0;
+	uint64_t t0 = tr_mono_ms(), last = t0;
 	for (unsigned i = 0; i < h->count; i++) {
 		if (hp_pull_n(h, 0, 1, 1)) /* one record each: the throttle is the point */
 			return 1;
 		while (hp_recv(h, 0) > 0)
-			last = mono_ms();
+			last = tr_mono_ms();
 	}
-	uint64_t took = mono_ms() - t0;
+	uint64_t took = tr_mono_ms() - t0;
 	while (hp_recv(h, 1000) > 0)
-		last = mono_ms();
+		last = tr_mono_ms();
 	unsigned throttled = h->errors[TR_WERR_THROTTLED] - before_errors, answered = h->batches;
 	/* span: from the first PULL to the last reply, the time the target's bucket refilled */
 	printf("flood: sent %u PULL in %" PRIu64 " ms; %u answered with BATCH, %u with ERROR "
@@ -968,8 +955,8 @@ static int mode_pingpong(hp *h)
 	unsigned rounds = 0;
 	tr_mpw_init(&none);
 	h->quiet = 1;
-	uint64_t end = mono_ms() + h->hold_ms;
-	while (mono_ms() < end && hp_wait_pull(h, REPLY_MS)) {
+	uint64_t end = tr_mono_ms() + h->hold_ms;
+	while (tr_mono_ms() < end && hp_wait_pull(h, REPLY_MS)) {
 		if (hp_batch(h, h->pull_after, h->pull_after, 1, 0, &none))
 			break;
 		rounds++;
@@ -1005,9 +992,9 @@ static int mode_probe(hp *h)
 	unsigned got = 0;
 	if (hp_pull(h, 0))
 		return 1;
-	uint64_t end = mono_ms() + PROBE_MS;
-	while (mono_ms() < end)
-		if (hp_recv(h, (int)(end - mono_ms())) > 0)
+	uint64_t end = tr_mono_ms() + PROBE_MS;
+	while (tr_mono_ms() < end)
+		if (hp_recv(h, (int)(end - tr_mono_ms())) > 0)
 			got++;
 	if (!got)
 		printf("no reply within %d ms\n", PROBE_MS);
@@ -1095,7 +1082,7 @@ int main(int argc, char **argv)
 	zmq_msg_init(&h.in);
 	h.mode = mode;
 	h.slow = !strcmp(mode, "hoard");
-	h.seq = wall_ms(); /* a new sequence per run: every record differs */
+	h.seq = tr_wall_ms(); /* a new sequence per run: every record differs */
 	h.epoch = 1;
 	if (hp_open(&h, keyfile, endpoint, server_id))
 		goto out;
