@@ -77,19 +77,10 @@ node_id() {
 }
 
 pair() {
-	local a=$1 b=$2 ida idb port kind
+	local a=$1 b=$2 port
 	shift 2
-	ida=$(node_id "$a")
-	idb=$(node_id "$b")
 	eval "port=\$PORT_$b"
-	"$T" --home "$TMP/$a" partner add "$b" "$idb" --relation upstream \
-		--endpoint "tcp://127.0.0.1:$port" >/dev/null || not_ok "pair: $a adds $b"
-	"$T" --home "$TMP/$b" partner add "$a" "$ida" --relation downstream >/dev/null ||
-		not_ok "pair: $b adds $a"
-	for kind in "$@"; do
-		"$T" --home "$TMP/$a" policy allow "$b" "$kind" >/dev/null || not_ok "allow $a->$b $kind"
-		"$T" --home "$TMP/$b" policy allow "$a" "$kind" >/dev/null || not_ok "allow $b->$a $kind"
-	done
+	pair_via "$a" "$b" "tcp://127.0.0.1:$port" "$@"
 }
 
 wait_until() {
@@ -407,4 +398,32 @@ launch() {
 	"$D" --home "$TMP/$1" 2>>"$TMP/$1.log" &
 	DPID[$1]=$!
 	BG_PIDS+=("$!")
+}
+
+# mk VAR NAME KIND ARGS...: creates a record at NAME; its id goes into VAR (empty on
+# failure, which is a failed check)
+mk() {
+	local var=$1 name=$2 out
+	shift 2
+	if out=$("$T" --home "$TMP/$name" record create "$@" 2>"$TMP/.mk.err" </dev/null); then
+		printf -v "$var" '%s' "$out"
+	else
+		printf -v "$var" '%s' ""
+		not_ok "record create $* at $name"
+		note "$(cat "$TMP/.mk.err")"
+	fi
+}
+
+# logs_clean NAME...: a check per daemon that its log holds no sanitizer report (the
+# ASan/UBSan build) and no crash
+logs_clean() {
+	local n
+	for n in "$@"; do
+		if log_clean "$n"; then
+			ok "no sanitizer report in $n's log"
+		else
+			not_ok "no sanitizer report in $n's log"
+			note "$(grep -E 'runtime error|ERROR: |SUMMARY: ' "$TMP/$n.log" | head -6)"
+		fi
+	done
 }

@@ -13,34 +13,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-# mk VAR NAME KIND ARGS...: creates a record at NAME; its id goes into VAR (empty on
-# failure, which is a failed check)
-mk() {
-	local var=$1 name=$2 out
-	shift 2
-	if out=$("$T" --home "$TMP/$name" record create "$@" 2>"$TMP/.mk.err" </dev/null); then
-		printf -v "$var" '%s' "$out"
-	else
-		printf -v "$var" '%s' ""
-		not_ok "record create $* at $name"
-		note "$(cat "$TMP/.mk.err")"
-	fi
-}
-
-# logs_clean NAME...: a check per daemon that its log holds no sanitizer report (the
-# ASan/UBSan build) and no crash
-logs_clean() {
-	local n
-	for n in "$@"; do
-		if log_clean "$n"; then
-			ok "no sanitizer report in $n's log"
-		else
-			not_ok "no sanitizer report in $n's log"
-			note "$(grep -E 'runtime error|ERROR: |SUMMARY: ' "$TMP/$n.log" | head -6)"
-		fi
-	done
-}
-
 # idea VAR NAME: a fresh idea written at NAME
 SEQ=0
 idea() {
