@@ -42,6 +42,9 @@ struct put_ctx {
 	tr_pending pending;
 };
 
+/* what a scan callback returns to stop at a match: no errno and no TR_E* code */
+enum { FOUND = -1 };
+
 static int pending_match(void *ctx, const tr_pending *p)
 {
 	struct put_ctx *c = ctx;
@@ -49,7 +52,7 @@ static int pending_match(void *ctx, const tr_pending *p)
 	if (tr_key_curve_public(c->p->id, curve) == 0 && !memcmp(curve, p->curve, TR_PK_BYTES)) {
 		c->pending = *p;
 		c->was_pending = 1;
-		return 1;
+		return FOUND;
 	}
 	return 0;
 }
@@ -62,7 +65,7 @@ static int put_fn(tr_txn *t, void *ctx)
 	if (!rc && !c->replace) {
 		/* it dialed in before it was added: it is no longer pending */
 		rc = tr_txn_pending_scan(t, pending_match, c);
-		if (rc == 1)
+		if (rc == FOUND)
 			rc = tr_txn_pending_del(t, c->pending.curve);
 	}
 	return rc ? rc : tr_txn_audit(t, tr_now_ms(), c->action, c->detail);
@@ -372,7 +375,7 @@ static int forget_find(void *ctx, const tr_pending *p)
 	fpr_flat(f->fpr, b, sizeof(b));
 	if (!strcmp(a, b)) {
 		memcpy(f->curve, p->curve, TR_PK_BYTES);
-		return 1;
+		return FOUND;
 	}
 	return 0;
 }
@@ -383,7 +386,7 @@ static int forget_fn(tr_txn *t, void *ctx)
 	int rc = tr_txn_pending_scan(t, forget_find, f);
 	if (rc == 0)
 		return TR_ENOTFOUND;
-	if (rc != 1)
+	if (rc != FOUND)
 		return rc;
 	rc = tr_txn_pending_del(t, f->curve);
 	return rc ? rc : tr_txn_audit(t, tr_now_ms(), "partner-ignore", f->fpr);
