@@ -120,16 +120,25 @@ for u in cafe-nord hotel-sol; do
 done
 t nordic partner list
 
-say "What each firm shares with whom (nothing leaves a node unless allowed)"
+say "What each firm shares with whom (nothing leaves a node unless a rule allows it)"
 for u in cafe-nord hotel-sol; do
-	q "$u" policy allow nordic idea >/dev/null
-	q "$u" policy allow nordic claim >/dev/null
+	q "$u" policy add nordic idea >/dev/null
+	q "$u" policy add nordic claim >/dev/null
 done
-t nordic policy allow acme idea
-t nordic policy allow acme claim
-q acme policy allow nordic status >/dev/null
-q nordic policy allow cafe-nord status >/dev/null
+# a user firm's records go beyond its distributor only with its consent
+t cafe-nord consent grant nordic --for ideas --until 2027-12-31
+# the distributor passes ideas on without the user firm's contact fields, its own
+# claims without the customer's identity, and the producer's answers back down the way
+# the idea came
+t nordic policy add acme idea --fields title,text,product,category --forward
+t nordic policy add acme claim --fields product,serial,problem,opened,closed,severity,resolution
+for u in cafe-nord hotel-sol; do
+	q nordic policy add "$u" status --forward --replies >/dev/null
+done
+q acme policy add nordic status --replies >/dev/null
 t nordic policy list
+echo "dry run: what acme would get from nordic now"
+t nordic policy test acme | tail -1
 
 say "Starting the four daemons"
 for f in "${FIRMS[@]}"; do
@@ -179,13 +188,25 @@ say "Hotel Sol files a claim with its distributor, under default terms: it goes 
 claim=$(t hotel-sol record create claim product=DW-200 serial=SN-2207 opened=2026-11-28 \
 	problem="Rinse arm cracked" customer="Hotel Sol" | tail -1)
 ms4=$(wait_for nordic "$claim")
-echo "at nordic after $ms4 ms; nordic's policy shares claims with acme, but the author's terms do not"
+echo "at nordic after $ms4 ms; nordic's rules share claims with acme, but the author's terms do not"
 sleep 0.2
 if q acme record show "$claim" >/dev/null 2>&1; then
 	echo "error: acme holds the claim against its author's terms" >&2
 	exit 1
 fi
 echo "acme does not hold it"
+
+say "Hotel Sol has an idea too, but gave nordic no consent: it waits in nordic's inbox"
+idea2=$(t hotel-sol record create idea title="Quieter night cycle" product=DW-200 \
+	category=noise text="A slow, quiet cycle for the night shift." \
+	--onward-hops 1 --onward-to producer | tail -1)
+wait_for nordic "$idea2" >/dev/null
+t nordic inbox
+if t nordic inbox forward "${idea2:0:12}" --to acme; then
+	echo "error: nordic forwarded an idea without its author's consent" >&2
+	exit 1
+fi
+echo "(refused, as it must be)"
 
 say "What each firm holds now"
 for f in "${FIRMS[@]}"; do

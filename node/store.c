@@ -20,30 +20,11 @@
 
 #include "error.h"
 #include "kind.h"
+#include "store_int.h"
 #include "banned.h"
 
 #define STORE_MAGIC "trestle-store"
 #define INITIAL_MAP (64ull << 20)
-#define REC_PREFIX 5 /* 1 byte flags (0), 4 bytes source, big-endian */
-
-enum {
-	DB_META,
-	DB_REC,
-	DB_ID,
-	DB_KIND,
-	DB_AUTHOR,
-	DB_REF,
-	DB_PRODUCT,
-	DB_PARTNERS,
-	DB_POLICIES,
-	DB_AUDIT,
-	DB_OUTQ,    /* partner(4) + queue position(8) -> log position: what it may pull */
-	DB_OUTSET,  /* partner(4) + log position(8) -> queue position: already queued */
-	DB_SYNC,    /* partner(4) -> how far this node has pulled from it */
-	DB_PENDING, /* X25519 key -> a node that dialed in and is no partner */
-	DB_COUNT
-};
-#define DB_COUNT_V1 DB_OUTQ /* schema 1 stores end here; opening one adds the rest */
 
 static const struct {
 	const char *name;
@@ -63,45 +44,14 @@ static const struct {
     [DB_OUTSET] = {"outset", 0},
     [DB_SYNC] = {"sync", 0},
     [DB_PENDING] = {"pending", 0},
+    [DB_RULES] = {"rules", 0},
+    [DB_GRANTS] = {"grants", 0},
+    [DB_INBOX] = {"inbox", 0},
+    [DB_CONSENT] = {"consent", 0},
 };
-
-struct tr_store {
-	MDB_env *env;
-	MDB_dbi dbi[DB_COUNT];
-	uint8_t node[TR_PK_BYTES]; /* this node's key, from meta */
-	int upgrade;               /* schema 1 on open: tables to add */
-	uint64_t epoch;            /* of the outbound queues, from meta */
-	char path[4096];
-	char detail[4096 + 512];
-};
-
-struct share_rules;
-
-struct tr_txn {
-	tr_store *s;
-	MDB_txn *txn;
-	uint64_t next_pos; /* 0 until first needed */
-	uint64_t next_seq;
-	struct share_rules *rules; /* partners and policies, loaded when first needed */
-	tr_record scratch_rec;
-};
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /* LMDB codes become trestle's where they enter. */
-static int map_err(int rc)
+int store_map_err(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -134,7 +84,7 @@ static int map_err(int rc)
 /* What a tr_store_* call returns: a full map that could not grow is a full disk. */
 static int final_err(int rc)
 {
-	rc = map_err(rc);
+	rc = store_map_err(rc);
 	return rc == MDB_MAP_FULL ? ENOSPC : rc;
 }
 
@@ -208,6 +158,16 @@ static int meta_put(tr_store *s, MDB_txn *txn, const char *key, const void *val,
 	return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
 }
 
+int store_meta_get(tr_txn *t, const char *key, MDB_val *v)
+{
+	return meta_get(t->s, t->txn, key, v);
+}
+
+int store_meta_put(tr_txn *t, const char *key, const void *val, size_t n)
+{
+	return meta_put(t->s, t->txn, key, val, n);
+}
+
 /* Checks a store is ours before anything writes to it: the unnamed database of a
  * trestle store holds exactly our sub-database names, and meta says who and which
  * version. */
@@ -244,8 +204,8 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 		return TR_ESTORE;
 	}
 	uint64_t schema = get_be64(v.mv_data);
-	if (schema == 1)
-		s->upgrade = 1; /* additive: the sync tables are created on open */
+	if (schema == 1 || schema == 2)
+		s->upgrade = (int)schema; /* upgraded on open: see upgrade() */
 	else if (schema != TR_STORE_SCHEMA) {
 		char buf[64];
 		snprintf(buf, sizeof(buf), "%" PRIu64, schema);
@@ -313,8 +273,62 @@ static int init_new(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BYTES])
 	return rc;
 }
 
-/* Schema 1 -> 2: adds the sync tables (empty) and a queue epoch; nothing else
- * changes. */
+/* Depth of a record stored before schema 3 (which did not keep it): 0 if this node
+ * wrote it, 1 if it came from its author, 2 if from another partner (schema 2 relayed
+ * those as "at least one hop further"), unknown if imported from a file. */
+static int upgrade_depths(tr_txn *t)
+{
+	struct partner_list l;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = store_partner_load_all(t, &l);
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_REC], &c)) != 0) {
+		free(l.v);
+		return rc;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tr_record *rec = &t->scratch_rec;
+		if (v.mv_size < REC_PREFIX ||
+		    tr_record_decode((const uint8_t *)v.mv_data + REC_PREFIX,
+		                     v.mv_size - REC_PREFIX, rec) != 0)
+			continue; /* `trestle verify` reports it */
+		uint32_t source = get_be32((const uint8_t *)v.mv_data + 1);
+		unsigned depth = 0;
+		if (memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0) {
+			depth = source == TR_SOURCE_LOCAL || source == TR_SOURCE_IMPORT
+			            ? TR_DEPTH_MAX
+			            : 2;
+			for (size_t i = 0; i < l.n; i++)
+				if (l.v[i].index == source &&
+				    !memcmp(l.v[i].id, rec->author, TR_PK_BYTES))
+					depth = 1;
+		}
+		if (depth == 0)
+			continue;
+		uint8_t *copy = malloc(v.mv_size);
+		if (!copy) {
+			rc = ENOMEM;
+			break;
+		}
+		memcpy(copy, v.mv_data, v.mv_size);
+		copy[0] = (uint8_t)depth;
+		MDB_val nv = {v.mv_size, copy};
+		rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT); /* same size: the cursor stays */
+		free(copy);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	free(l.v);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Schema 1 -> 2 added the sync tables and a queue epoch; 2 -> 3 adds the tables of
+ * rules, grants, the inbox and consents, turns each (partner, kind) policy into a rule
+ * that forwards all fields, and writes each record's depth. */
 static int upgrade(tr_store *s)
 {
 	MDB_txn *txn;
@@ -324,6 +338,16 @@ static int upgrade(tr_store *s)
 		return rc;
 	put_be64(schema, TR_STORE_SCHEMA);
 	rc = open_dbs(s, txn, 1, DB_COUNT);
+	if (!rc && s->upgrade) {
+		tr_txn t;
+		memset(&t, 0, offsetof(tr_txn, scratch_rec));
+		t.s = s;
+		t.txn = txn;
+		rc = share_upgrade_policies(&t);
+		if (!rc)
+			rc = upgrade_depths(&t);
+		share_rules_free(&t);
+	}
 	if (!rc)
 		rc = meta_put(s, txn, "schema", schema, 8);
 	if (!rc && !s->epoch)
@@ -455,8 +479,6 @@ static int grow(tr_store *s)
 	return mdb_env_set_mapsize(s->env, next);
 }
 
-static void rules_free(tr_txn *t);
-
 static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int write)
 {
 	for (;;) {
@@ -473,7 +495,7 @@ static int run(tr_store *s, int (*fn)(tr_txn *t, void *ctx), void *ctx, int writ
 		if (rc)
 			return final_err(rc);
 		rc = fn(&t, ctx);
-		rules_free(&t);
+		share_rules_free(&t);
 		if (rc == 0 && write)
 			rc = mdb_txn_commit(t.txn);
 		else
@@ -508,7 +530,7 @@ int tr_store_backup(tr_store *s, const char *dir)
 	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno == EEXIST ? TR_EEXIST : errno;
-	int rc = map_err(mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT));
+	int rc = store_map_err(mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT));
 	if (!rc && fsync(fd) != 0)
 		rc = errno;
 	if (close(fd) != 0 && !rc)
@@ -563,6 +585,11 @@ int tr_store_new_epoch(tr_store *s)
 	return final_err(mdb_txn_commit(txn));
 }
 
+void tr_store_set_key(tr_store *s, const tr_key *key)
+{
+	s->key = key;
+}
+
 int tr_store_size(tr_store *s, uint64_t *bytes)
 {
 	MDB_envinfo info;
@@ -571,7 +598,7 @@ int tr_store_size(tr_store *s, uint64_t *bytes)
 	if (!rc)
 		rc = mdb_env_stat(s->env, &st);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	*bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	return 0;
 }
@@ -601,7 +628,7 @@ static int next_pos(tr_txn *t, uint64_t *pos)
 	return 0;
 }
 
-static int index_put(tr_txn *t, int db, const void *key, size_t klen, const uint8_t pos[8])
+int store_index_put(tr_txn *t, int db, const void *key, size_t klen, const uint8_t pos[8])
 {
 	MDB_val k = {klen, (void *)key}, v = {8, (void *)pos};
 	if (klen == 0 || klen > 511)
@@ -610,17 +637,72 @@ static int index_put(tr_txn *t, int db, const void *key, size_t klen, const uint
 }
 
 static int load_seq(tr_txn *t);
-static int share_new(tr_txn *t, const uint8_t posb[8], const tr_record *rec, uint32_t source);
+
+/* The record is here already: keep the shorter path it came by, and the union of the
+ * disclosures (both copies verified against the same signed digests). Either may let
+ * it go to more partners, or with more fields. */
+static int merge(tr_txn *t, const uint8_t posb[8], const tr_record *rec, unsigned depth)
+{
+	const uint8_t *env0;
+	size_t len0;
+	uint32_t source;
+	uint8_t flags;
+	int rc = store_rec_at(t, posb, &env0, &len0, &source, &flags);
+	if (rc)
+		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc;
+	tr_record *old = malloc(sizeof(*old));
+	if (!old)
+		return ENOMEM;
+	int more = 0, nearer = depth < (flags & REC_DEPTH_MASK);
+	if (tr_record_decode(env0, len0, old) != 0 || old->nfields != rec->nfields) {
+		free(old);
+		return TR_ECORRUPT;
+	}
+	for (size_t i = 0; i < rec->nfields; i++)
+		if (!old->fields[i].disclosed && rec->fields[i].disclosed) {
+			old->fields[i] = rec->fields[i]; /* borrows rec's bytes until we return */
+			more = 1;
+		}
+	if (nearer)
+		flags = (uint8_t)((flags & ~REC_DEPTH_MASK) | depth);
+	if (more || nearer) {
+		tr_mpw w;
+		tr_mpw_init(&w);
+		rc = tr_record_encode(old, &w);
+		if (!rc)
+			rc = store_rec_rewrite(t, posb, tr_mpw_data(&w), tr_mpw_size(&w), flags);
+		const tr_field *prod = tr_record_field(rec, "product");
+		if (!rc && more && prod && prod->disclosed && prod->value.type == TR_VAL_STR)
+			rc = store_index_put(t, DB_PRODUCT, prod->value.s.p, prod->value.s.n, posb);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+		tr_mpw_release(&w);
+		if (!rc)
+			rc = share_stored(t, posb, old, source, flags & REC_DEPTH_MASK, 0);
+	}
+	free(old);
+	return rc;
+}
 
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
-               int *added)
+               unsigned depth, int *added)
 {
 	MDB_val k = {TR_ID_BYTES, (void *)rec->id}, v;
 	char why[8];
 	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
 	*added = 0;
-	if (rc == 0)
-		return 0; /* idempotent: the record is already here */
+	int own = !memcmp(rec->author, t->s->node, TR_PK_BYTES);
+	if (own)
+		depth = 0;
+	else if (depth == 0 || depth > TR_DEPTH_MAX || source == TR_SOURCE_IMPORT)
+		depth = source == TR_SOURCE_IMPORT ? TR_DEPTH_MAX : depth ? TR_DEPTH_MAX : 1;
+	if (rc == 0) {
+		if (v.mv_size != 8)
+			return TR_ECORRUPT;
+		uint8_t posb[8];
+		memcpy(posb, v.mv_data, 8);
+		return merge(t, posb, rec, depth); /* adding is idempotent */
+	}
 	if (rc != MDB_NOTFOUND)
 		return rc;
 	/* the store holds only records valid for their kind, whoever checked before */
@@ -628,7 +710,7 @@ int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, 
 		return TR_ESCHEMA;
 	/* one of this node's own records coming back (a restore, an import of an export):
 	 * the next record this node writes must not reuse its sequence number */
-	if (!memcmp(rec->author, t->s->node, TR_PK_BYTES)) {
+	if (own) {
 		if (!t->next_seq && (rc = load_seq(t)) != 0)
 			return rc;
 		if (rec->seq >= t->next_seq) {
@@ -651,36 +733,33 @@ int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, 
 	if (rc)
 		return rc;
 	uint8_t *p = rv.mv_data;
-	p[0] = 0;
-	p[1] = (uint8_t)(source >> 24);
-	p[2] = (uint8_t)(source >> 16);
-	p[3] = (uint8_t)(source >> 8);
-	p[4] = (uint8_t)source;
+	p[0] = (uint8_t)depth;
+	put_be32(p + 1, source);
 	memcpy(p + REC_PREFIX, env, len);
 
 	v.mv_size = 8;
 	v.mv_data = posb;
 	if ((rc = mdb_put(t->txn, t->s->dbi[DB_ID], &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc;
-	if ((rc = index_put(t, DB_KIND, rec->kind.p, rec->kind.n, posb)) != 0)
+	if ((rc = store_index_put(t, DB_KIND, rec->kind.p, rec->kind.n, posb)) != 0)
 		return rc;
-	if ((rc = index_put(t, DB_AUTHOR, rec->author, TR_PK_BYTES, posb)) != 0)
+	if ((rc = store_index_put(t, DB_AUTHOR, rec->author, TR_PK_BYTES, posb)) != 0)
 		return rc;
 	for (size_t i = 0; i < rec->nrefs; i++)
-		if ((rc = index_put(t, DB_REF, rec->refs[i], TR_ID_BYTES, posb)) != 0)
+		if ((rc = store_index_put(t, DB_REF, rec->refs[i], TR_ID_BYTES, posb)) != 0)
 			return rc;
 	const tr_field *prod = tr_record_field(rec, "product");
 	if (prod && prod->disclosed && prod->value.type == TR_VAL_STR &&
-	    (rc = index_put(t, DB_PRODUCT, prod->value.s.p, prod->value.s.n, posb)) != 0)
+	    (rc = store_index_put(t, DB_PRODUCT, prod->value.s.p, prod->value.s.n, posb)) != 0)
 		return rc;
-	if ((rc = share_new(t, posb, rec, source)) != 0)
+	if ((rc = share_stored(t, posb, rec, source, depth, 1)) != 0)
 		return rc;
 	*added = 1;
 	return 0;
 }
 
-static int rec_at(tr_txn *t, const uint8_t posb[8], const uint8_t **env, size_t *len,
-                  uint32_t *source)
+int store_rec_at(tr_txn *t, const uint8_t posb[8], const uint8_t **env, size_t *len,
+                 uint32_t *source, uint8_t *flags)
 {
 	MDB_val k = {8, (void *)posb}, v;
 	int rc = mdb_get(t->txn, t->s->dbi[DB_REC], &k, &v);
@@ -690,10 +769,53 @@ static int rec_at(tr_txn *t, const uint8_t posb[8], const uint8_t **env, size_t 
 		return TR_ECORRUPT;
 	const uint8_t *p = v.mv_data;
 	if (source)
-		*source = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-	*env = p + REC_PREFIX;
-	*len = v.mv_size - REC_PREFIX;
+		*source = get_be32(p + 1);
+	if (flags)
+		*flags = p[0];
+	if (env)
+		*env = p + REC_PREFIX;
+	if (len)
+		*len = v.mv_size - REC_PREFIX;
 	return 0;
+}
+
+int store_rec_rewrite(tr_txn *t, const uint8_t posb[8], const uint8_t *env, size_t len,
+                      uint8_t flags)
+{
+	uint32_t source;
+	int rc = store_rec_at(t, posb, NULL, NULL, &source, NULL);
+	if (rc)
+		return rc;
+	MDB_val k = {8, (void *)posb}, v = {REC_PREFIX + len, NULL};
+	if ((rc = mdb_put(t->txn, t->s->dbi[DB_REC], &k, &v, MDB_RESERVE)) != 0)
+		return rc;
+	uint8_t *p = v.mv_data;
+	p[0] = flags;
+	put_be32(p + 1, source);
+	memcpy(p + REC_PREFIX, env, len);
+	return 0;
+}
+
+int store_del_prefix(tr_txn *t, int db, const uint8_t *prefix, size_t n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+	if (rc)
+		return rc;
+	for (;;) {
+		/* seek again after each delete: a cursor's position after mdb_cursor_del is
+		 * not something to lean on */
+		k.mv_size = n;
+		k.mv_data = (void *)prefix;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size < n || memcmp(k.mv_data, prefix, n))
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, size_t *len,
@@ -702,13 +824,13 @@ int tr_txn_get(tr_txn *t, const uint8_t id[TR_ID_BYTES], const uint8_t **env, si
 	MDB_val k = {TR_ID_BYTES, (void *)id}, v;
 	int rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	if (v.mv_size != 8)
 		return TR_ECORRUPT;
 	if (pos)
 		*pos = get_be64(v.mv_data);
-	rc = rec_at(t, v.mv_data, env, len, source);
-	return rc == MDB_NOTFOUND ? TR_ECORRUPT : map_err(rc);
+	rc = store_rec_at(t, v.mv_data, env, len, source, NULL);
+	return rc == MDB_NOTFOUND ? TR_ECORRUPT : store_map_err(rc);
 }
 
 int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES])
@@ -731,7 +853,7 @@ int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES])
 	MDB_val k = {TR_ID_BYTES, lo}, v;
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_ID], &c);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	int found = 0;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && found < 2) {
@@ -750,7 +872,7 @@ int tr_txn_resolve(tr_txn *t, const char *prefix, uint8_t id[TR_ID_BYTES])
 	}
 	mdb_cursor_close(c);
 	if (rc && rc != MDB_NOTFOUND)
-		return map_err(rc);
+		return store_map_err(rc);
 	return found == 0 ? TR_ENOTFOUND : found > 1 ? TR_EAMBIG : 0;
 }
 
@@ -767,7 +889,8 @@ static int load_seq(tr_txn *t)
 }
 
 /* References must exist here, be of a kind the record's kind may point at, and a
- * retraction may only withdraw its author's own record. */
+ * retraction may only withdraw a record its author wrote or received from a partner
+ * (and so may have passed on). */
 int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
                       size_t whylen)
 {
@@ -777,7 +900,8 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 		size_t len;
 		char hex[TR_ID_HEX_SIZE];
 		tr_id_hex(rec->refs[i], hex);
-		int rc = tr_txn_get(t, rec->refs[i], &env, &len, NULL, NULL);
+		uint32_t source;
+		int rc = tr_txn_get(t, rec->refs[i], &env, &len, NULL, &source);
 		if (rc == TR_ENOTFOUND) {
 			snprintf(why, whylen, "referenced record %.16s... is not in this store",
 			         hex);
@@ -794,10 +918,12 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 			return TR_EREF;
 		}
 		if (tr_str_eq(rec->kind, "retraction") &&
-		    memcmp(target->author, author, TR_PK_BYTES) != 0) {
+		    memcmp(target->author, author, TR_PK_BYTES) != 0 &&
+		    (source == TR_SOURCE_LOCAL || source == TR_SOURCE_IMPORT)) {
 			snprintf(why, whylen,
-			         "a node can only retract its own records; %.16s... was "
-			         "written by another node",
+			         "a node can only retract its own records and records it received "
+			         "from a partner; %.16s... was written by another node and "
+			         "imported from a file",
 			         hex);
 			return TR_EREF;
 		}
@@ -826,7 +952,7 @@ int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms,
 	t->next_seq++;
 	int added;
 	/* rec's header pointers are unset after sealing; the index needs only rec's fields */
-	return tr_txn_add(t, tr_mpw_data(scratch), tr_mpw_size(scratch), rec, TR_SOURCE_LOCAL,
+	return tr_txn_add(t, tr_mpw_data(scratch), tr_mpw_size(scratch), rec, TR_SOURCE_LOCAL, 0,
 	                  &added);
 }
 
@@ -881,7 +1007,7 @@ static int visit(tr_txn *t, const tr_query *q, const uint8_t posb[8], uint64_t *
                  int (*cb)(void *ctx, const tr_hit *h), void *ctx)
 {
 	tr_hit h;
-	int rc = rec_at(t, posb, &h.env, &h.len, &h.source);
+	int rc = store_rec_at(t, posb, &h.env, &h.len, &h.source, NULL);
 	if (rc)
 		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc;
 	h.pos = get_be64(posb);
@@ -920,7 +1046,7 @@ int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit 
 	}
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	if (db == DB_REC) {
 		uint8_t first[8];
 		put_be64(first, q->after_pos + 1);
@@ -957,7 +1083,7 @@ int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit 
 		rc = MDB_NOTFOUND;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
 }
 
 int tr_txn_count(tr_txn *t, uint64_t *records)
@@ -965,7 +1091,7 @@ int tr_txn_count(tr_txn *t, uint64_t *records)
 	MDB_stat st;
 	int rc = mdb_stat(t->txn, t->s->dbi[DB_REC], &st);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	*records = st.ms_entries;
 	return 0;
 }
@@ -993,7 +1119,7 @@ int tr_txn_note_get(tr_txn *t, const char *name, const void **val, size_t *len)
 	if (rc)
 		return rc;
 	if ((rc = meta_get(t->s, t->txn, key, &v)) != 0)
-		return map_err(rc);
+		return store_map_err(rc);
 	*val = v.mv_data;
 	*len = v.mv_size;
 	return 0;
@@ -1060,7 +1186,7 @@ int tr_txn_audit_scan(tr_txn *t, int (*cb)(void *ctx, const tr_audit_entry *e), 
 	MDB_val k, v;
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUDIT], &c);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		tr_audit_entry e;
@@ -1079,16 +1205,10 @@ int tr_txn_audit_scan(tr_txn *t, int (*cb)(void *ctx, const tr_audit_entry *e), 
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
 }
 
 /* ---- consistency check ---- */
-
-struct partner_list {
-	tr_partner *v;
-	size_t n, cap;
-};
-static int partner_load_all(tr_txn *t, struct partner_list *l);
 
 static int audit_ok(void *ctx, const tr_audit_entry *e)
 {
@@ -1121,7 +1241,7 @@ static int check_index(tr_txn *t, int db, void (*cb)(void *ctx, const char *prob
 			PROBLEM("index %s has a malformed entry", db_def[db].name);
 		} else {
 			memcpy(posb, v.mv_data, 8);
-			int r2 = rec_at(t, posb, &env, &len, NULL);
+			int r2 = store_rec_at(t, posb, &env, &len, NULL, NULL);
 			tr_record *rec = &t->scratch_rec;
 			if (r2 || tr_record_decode(env, len, rec) != 0) {
 				PROBLEM("index %s points at log position %" PRIu64
@@ -1166,59 +1286,6 @@ static int count_entries(tr_txn *t, int db, uint64_t *n)
 	return rc;
 }
 
-/* Every queue entry names a stored record, and every outset entry its queue entry.
- * (A queue entry may outlive its outset twin: denying a kind forgets which records
- * were queued, so that allowing it again queues them again.) */
-static int check_queues(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx)
-{
-	MDB_cursor *c;
-	MDB_val k, v, k2, v2;
-	uint64_t orphans = 0, lost = 0;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c);
-	if (rc)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		k2.mv_size = 8;
-		k2.mv_data = v.mv_data;
-		if (k.mv_size != 12 || v.mv_size != 8 ||
-		    mdb_get(t->txn, t->s->dbi[DB_REC], &k2, &v2) != 0)
-			orphans++;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return map_err(rc);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTSET], &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		uint8_t qk[12];
-		if (k.mv_size != 12 || v.mv_size != 8) {
-			lost++;
-			continue;
-		}
-		memcpy(qk, k.mv_data, 4);
-		memcpy(qk + 4, v.mv_data, 8);
-		k2.mv_size = 12;
-		k2.mv_data = qk;
-		if (mdb_get(t->txn, t->s->dbi[DB_OUTQ], &k2, &v2) != 0 || v2.mv_size != 8 ||
-		    memcmp(v2.mv_data, (const uint8_t *)k.mv_data + 4, 8) != 0)
-			lost++;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return map_err(rc);
-	if (orphans)
-		PROBLEM("%" PRIu64
-		        " entries of the partners' outbound queues name no stored record",
-		        orphans);
-	if (lost)
-		PROBLEM("%" PRIu64 " records are marked queued for a partner but are not in its "
-		        "queue",
-		        lost);
-	return 0;
-}
-
 int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ctx,
                  uint64_t *records)
 {
@@ -1227,7 +1294,7 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 	uint64_t n = 0, refs = 0, products = 0;
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_REC], &c);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	while (rc == 0) {
 		uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
@@ -1264,14 +1331,14 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND)
-		return map_err(rc);
+		return store_map_err(rc);
 	*records = n;
 	uint64_t ids, kinds, authors, nrefs, nproducts;
 	if ((rc = count_entries(t, DB_ID, &ids)) || (rc = count_entries(t, DB_KIND, &kinds)) ||
 	    (rc = count_entries(t, DB_AUTHOR, &authors)) ||
 	    (rc = count_entries(t, DB_REF, &nrefs)) ||
 	    (rc = count_entries(t, DB_PRODUCT, &nproducts)))
-		return map_err(rc);
+		return store_map_err(rc);
 	if (ids != n)
 		PROBLEM("the id index has %" PRIu64 " entries for %" PRIu64 " records", ids, n);
 	if (kinds != n)
@@ -1287,18 +1354,18 @@ int tr_txn_check(tr_txn *t, void (*cb)(void *ctx, const char *problem), void *ct
 		        nproducts, products);
 	for (int db = DB_KIND; db <= DB_PRODUCT; db++)
 		if ((rc = check_index(t, db, cb, ctx)) != 0)
-			return map_err(rc);
+			return store_map_err(rc);
 	/* the admin's tables must read back too */
 	if (tr_txn_audit_scan(t, audit_ok, NULL) == TR_ECORRUPT)
 		PROBLEM("the audit log has an entry that cannot be read");
 	struct partner_list l;
-	rc = partner_load_all(t, &l);
+	rc = store_partner_load_all(t, &l);
 	if (rc == TR_ECORRUPT)
 		PROBLEM("the partner table has an entry that cannot be read");
 	else if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	free(l.v);
-	return check_queues(t, cb, ctx);
+	return share_check(t, cb, ctx);
 }
 
 /* ---- partners ---- */
@@ -1322,7 +1389,7 @@ int tr_partner_name_valid(const char *name)
 
 static int partner_encode(const tr_partner *p, tr_mpw *w)
 {
-	tr_mpw_array(w, 7);
+	tr_mpw_array(w, 8);
 	tr_mpw_uint(w, 1); /* version of this value's layout */
 	tr_mpw_str(w, p->name, strlen(p->name));
 	tr_mpw_uint(w, (uint64_t)p->relation);
@@ -1330,6 +1397,7 @@ static int partner_encode(const tr_partner *p, tr_mpw *w)
 	tr_mpw_uint(w, p->suspended ? 1 : 0);
 	tr_mpw_uint(w, p->index);
 	tr_mpw_uint(w, p->added_ms);
+	tr_mpw_uint(w, (uint64_t)p->role);
 	return tr_mpw_error(w);
 }
 
@@ -1337,16 +1405,18 @@ static int partner_decode(const MDB_val *k, const MDB_val *v, tr_partner *p)
 {
 	tr_mpr r;
 	size_t n;
-	uint64_t version, relation, suspended, index;
+	uint64_t version, relation, suspended, index, role = 0;
 	tr_str name, endpoint;
 	if (k->mv_size != TR_PK_BYTES)
 		return TR_ECORRUPT;
 	tr_mpr_init(&r, v->mv_data, v->mv_size);
-	if (tr_mpr_array(&r, &n, 16) || n != 7 || tr_mpr_uint(&r, &version) || version != 1 ||
-	    tr_mpr_str(&r, &name, TR_PARTNER_NAME_MAX) || tr_mpr_uint(&r, &relation) ||
-	    tr_mpr_str(&r, &endpoint, TR_ENDPOINT_MAX) || tr_mpr_uint(&r, &suspended) ||
-	    tr_mpr_uint(&r, &index) || index > UINT32_MAX || tr_mpr_uint(&r, &p->added_ms) ||
-	    tr_mpr_done(&r))
+	/* 7 elements: written before partners had a role (schema 2) */
+	if (tr_mpr_array(&r, &n, 16) || (n != 7 && n != 8) || tr_mpr_uint(&r, &version) ||
+	    version != 1 || tr_mpr_str(&r, &name, TR_PARTNER_NAME_MAX) ||
+	    tr_mpr_uint(&r, &relation) || tr_mpr_str(&r, &endpoint, TR_ENDPOINT_MAX) ||
+	    tr_mpr_uint(&r, &suspended) || tr_mpr_uint(&r, &index) || index > UINT32_MAX ||
+	    tr_mpr_uint(&r, &p->added_ms) || (n == 8 && tr_mpr_uint(&r, &role)) ||
+	    role > TR_ROLE_ALL || tr_mpr_done(&r))
 		return TR_ECORRUPT;
 	memcpy(p->id, k->mv_data, TR_PK_BYTES);
 	memcpy(p->name, name.p, name.n);
@@ -1356,10 +1426,11 @@ static int partner_decode(const MDB_val *k, const MDB_val *v, tr_partner *p)
 	p->relation = (int)relation;
 	p->suspended = suspended != 0;
 	p->index = (uint32_t)index;
+	p->role = (int)role;
 	return 0;
 }
 
-static int partner_load_all(tr_txn *t, struct partner_list *l)
+int store_partner_load_all(tr_txn *t, struct partner_list *l)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -1397,15 +1468,17 @@ int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
 {
 	if (!tr_partner_name_valid(p->name) ||
 	    (p->relation != TR_REL_UPSTREAM && p->relation != TR_REL_DOWNSTREAM) ||
+	    (p->role != 0 && p->role != TR_ROLE_USER && p->role != TR_ROLE_DISTRIBUTOR &&
+	     p->role != TR_ROLE_PRODUCER) ||
 	    strlen(p->endpoint) > TR_ENDPOINT_MAX)
 		return TR_EINVAL;
 	for (const char *e = p->endpoint; *e; e++)
 		if (*e <= ' ' || *e > '~')
 			return TR_EINVAL;
 	struct partner_list l;
-	int rc = partner_load_all(t, &l);
+	int rc = store_partner_load_all(t, &l);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	const tr_partner *old = NULL;
 	for (size_t i = 0; i < l.n; i++) {
 		if (!memcmp(l.v[i].id, p->id, TR_PK_BYTES))
@@ -1439,7 +1512,7 @@ int tr_txn_partner_put(tr_txn *t, tr_partner *p, int replace)
 	free(l.v);
 	if (rc)
 		return rc;
-	rules_free(t);
+	share_rules_free(t);
 	tr_mpw w;
 	tr_mpw_init(&w);
 	rc = partner_encode(p, &w);
@@ -1458,13 +1531,13 @@ int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p)
 	if (tr_nodeid_parse(name_or_id, id) == 0) {
 		int rc = mdb_get(t->txn, t->s->dbi[DB_PARTNERS], &k, &v);
 		if (rc)
-			return map_err(rc);
+			return store_map_err(rc);
 		return partner_decode(&k, &v, p);
 	}
 	struct partner_list l;
-	int rc = partner_load_all(t, &l);
+	int rc = store_partner_load_all(t, &l);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	rc = TR_ENOTFOUND;
 	for (size_t i = 0; i < l.n && rc; i++)
 		if (!strcmp(l.v[i].name, name_or_id)) {
@@ -1475,26 +1548,26 @@ int tr_txn_partner_find(tr_txn *t, const char *name_or_id, tr_partner *p)
 	return rc;
 }
 
-static int del_prefix(tr_txn *t, int db, const uint8_t *prefix, size_t n);
-
 int tr_txn_partner_del(tr_txn *t, const uint8_t id[TR_PK_BYTES])
 {
 	MDB_val k = {TR_PK_BYTES, (void *)id}, v;
 	tr_partner p;
 	int rc = mdb_get(t->txn, t->s->dbi[DB_PARTNERS], &k, &v);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	if ((rc = partner_decode(&k, &v, &p)) != 0)
 		return rc;
-	/* what was queued for it, its policies and its cursor go with it */
-	uint8_t pb[4] = {(uint8_t)(p.index >> 24), (uint8_t)(p.index >> 16),
-	                 (uint8_t)(p.index >> 8), (uint8_t)p.index};
-	static const int dbs[] = {DB_OUTQ, DB_OUTSET, DB_SYNC, DB_POLICIES};
+	/* what was queued for it, its rules and grants and its cursor go with it */
+	uint8_t pb[4];
+	put_be32(pb, p.index);
+	static const int dbs[] = {DB_OUTQ, DB_OUTSET, DB_SYNC, DB_GRANTS};
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
-		if ((rc = del_prefix(t, dbs[i], pb, 4)) != 0)
-			return map_err(rc);
-	rules_free(t);
-	return map_err(mdb_del(t->txn, t->s->dbi[DB_PARTNERS], &k, NULL));
+		if ((rc = store_del_prefix(t, dbs[i], pb, 4)) != 0)
+			return store_map_err(rc);
+	if ((rc = share_partner_gone(t, p.index)) != 0)
+		return store_map_err(rc);
+	share_rules_free(t);
+	return store_map_err(mdb_del(t->txn, t->s->dbi[DB_PARTNERS], &k, NULL));
 }
 
 static int partner_name_cmp(const void *a, const void *b)
@@ -1505,472 +1578,15 @@ static int partner_name_cmp(const void *a, const void *b)
 int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), void *ctx)
 {
 	struct partner_list l;
-	int rc = partner_load_all(t, &l);
+	int rc = store_partner_load_all(t, &l);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	if (l.n) /* qsort must not be given the NULL of an empty list */
 		qsort(l.v, l.n, sizeof(*l.v), partner_name_cmp);
 	for (size_t i = 0; i < l.n && !rc; i++)
 		rc = cb(ctx, &l.v[i]);
 	free(l.v);
 	return rc;
-}
-
-/* ---- sharing ----
- *
- * What a partner may pull is its outbound queue: log positions in the order they became
- * shareable, numbered 1, 2, ... per partner. A record joins the queues of the partners
- * that may have it in the transaction that stores it (share_new), and a policy that
- * widens appends the newly allowed records (tr_txn_policy_allow), so a pull reads only
- * what is shared with that partner, never the whole log. What is sent is checked again
- * against the policy of the moment (tr_txn_out_read), so narrowing takes effect at once.
- *
- * The decision itself is made in one place: policy_allows(). */
-
-struct rule {
-	uint32_t partner;
-	char kind[TR_MAX_NAME + 1];
-};
-
-struct share_rules {
-	tr_partner *partners;
-	size_t npartners;
-	struct rule *rules;
-	size_t nrules;
-	uint64_t *qnext; /* per partner: next queue position, 0 until looked up */
-};
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void rules_free(tr_txn *t)
-{
-	if (!t->rules)
-		return;
-	free(t->rules->partners);
-	free(t->rules->rules);
-	free(t->rules->qnext);
-	free(t->rules);
-	t->rules = NULL;
-}
-
-static int rules_load(tr_txn *t)
-{
-	if (t->rules)
-		return 0;
-	struct share_rules *r = calloc(1, sizeof(*r));
-	if (!r)
-		return ENOMEM;
-	struct partner_list l;
-	int rc = partner_load_all(t, &l);
-	if (rc) {
-		free(r);
-		return rc;
-	}
-	r->partners = l.v;
-	r->npartners = l.n;
-	r->qnext = calloc(l.n ? l.n : 1, sizeof(uint64_t));
-	t->rules = r;
-	if (!r->qnext)
-		return ENOMEM;
-	MDB_cursor *c;
-	MDB_val k, v;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POLICIES], &c)) != 0)
-		return rc;
-	size_t cap = 0;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= 4 || k.mv_size > 4 + TR_MAX_NAME) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if (r->nrules == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct rule *nr = realloc(r->rules, cap * sizeof(*nr));
-			if (!nr) {
-				rc = ENOMEM;
-				break;
-			}
-			r->rules = nr;
-		}
-		struct rule *u = &r->rules[r->nrules++];
-		u->partner = get_be32(k.mv_data);
-		memcpy(u->kind, (const char *)k.mv_data + 4, k.mv_size - 4);
-		u->kind[k.mv_size - 4] = '\0';
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* The one place that decides whether partner p may have rec, which arrived from
- * source. Today's rule (issue 3): the admin allowed rec's kind for p; a record never
- * goes back to the partner it came from or to its author; and a record written by
- * another node goes on from here only if its author's terms allow the hop (its private
- * fields are withheld then: see tr_txn_out_read).
- * Suspension does not enter here: a suspended partner's queue keeps growing and it
- * gets nothing until resumed. */
-static int policy_allows(const tr_txn *t, const tr_partner *p, const tr_record *rec,
-                         uint32_t source)
-{
-	const struct share_rules *r = t->rules;
-	if (source == p->index || !memcmp(rec->author, p->id, TR_PK_BYTES))
-		return 0;
-	if (memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0) {
-		/* written elsewhere: its author let it go hops beyond its first partner. If it
-		 * came from its author we are that first partner; if it came from anyone else
-		 * we are at least one hop further. (Counting further needs the path a record
-		 * took: the policy language of issue 4.) */
-		uint64_t need = 1;
-		for (size_t i = 0; i < r->npartners; i++)
-			if (r->partners[i].index == source &&
-			    memcmp(r->partners[i].id, rec->author, TR_PK_BYTES) != 0)
-				need = 2;
-		if (source == TR_SOURCE_IMPORT)
-			need = 2; /* from a file: where it has been is unknown */
-		if (rec->terms.hops < need)
-			return 0;
-	}
-	for (size_t i = 0; i < r->nrules; i++)
-		if (r->rules[i].partner == p->index && tr_str_eq(rec->kind, r->rules[i].kind))
-			return 1;
-	return 0;
-}
-
-static int queue_next(tr_txn *t, size_t pi, uint64_t *next)
-{
-	struct share_rules *r = t->rules;
-	if (!r->qnext[pi]) {
-		uint8_t kb[12];
-		put_be32(kb, r->partners[pi].index + 1);
-		memset(kb + 4, 0, 8);
-		MDB_cursor *c;
-		MDB_val k = {12, kb}, v;
-		int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c);
-		if (rc)
-			return rc;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 || rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-		r->qnext[pi] = 1;
-		if (rc == 0 && k.mv_size == 12 && get_be32(k.mv_data) == r->partners[pi].index)
-			r->qnext[pi] = get_be64((const uint8_t *)k.mv_data + 4) + 1;
-		mdb_cursor_close(c);
-		if (rc && rc != MDB_NOTFOUND)
-			return rc;
-	}
-	*next = r->qnext[pi];
-	return 0;
-}
-
-/* Appends posb to partner pi's queue unless it is there already. */
-static int enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], uint64_t *queued)
-{
-	uint8_t sk[12], qk[12], qb[8];
-	uint64_t q;
-	put_be32(sk, t->rules->partners[pi].index);
-	memcpy(sk + 4, posb, 8);
-	int rc = queue_next(t, pi, &q);
-	if (rc)
-		return rc;
-	put_be64(qb, q);
-	MDB_val k = {12, sk}, v = {8, qb};
-	rc = mdb_put(t->txn, t->s->dbi[DB_OUTSET], &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return 0;
-	if (rc)
-		return rc;
-	memcpy(qk, sk, 4);
-	memcpy(qk + 4, qb, 8);
-	k.mv_data = qk;
-	v.mv_data = (void *)posb;
-	/* not MDB_APPEND: partners share the table, and another partner's entries may sort
-	 * after this one's end */
-	if ((rc = mdb_put(t->txn, t->s->dbi[DB_OUTQ], &k, &v, 0)) != 0)
-		return rc;
-	t->rules->qnext[pi] = q + 1;
-	if (queued)
-		(*queued)++;
-	return 0;
-}
-
-static int share_new(tr_txn *t, const uint8_t posb[8], const tr_record *rec, uint32_t source)
-{
-	int rc = rules_load(t);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < t->rules->npartners; i++)
-		if (policy_allows(t, &t->rules->partners[i], rec, source) &&
-		    (rc = enqueue(t, i, posb, NULL)) != 0)
-			return rc;
-	return 0;
-}
-
-static int del_prefix(tr_txn *t, int db, const uint8_t *prefix, size_t n)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
-	if (rc)
-		return rc;
-	for (;;) {
-		/* seek again after each delete: a cursor's position after mdb_cursor_del is
-		 * not something to lean on */
-		k.mv_size = n;
-		k.mv_data = (void *)prefix;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc || k.mv_size < n || memcmp(k.mv_data, prefix, n))
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int partner_slot(tr_txn *t, uint32_t index, size_t *pi)
-{
-	int rc = rules_load(t);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < t->rules->npartners; i++)
-		if (t->rules->partners[i].index == index) {
-			*pi = i;
-			return 0;
-		}
-	return TR_ENOTFOUND;
-}
-
-int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t now_ms,
-                        uint64_t *backfilled)
-{
-	size_t klen = strlen(kind), pi;
-	uint8_t key[4 + TR_MAX_NAME], tb[8];
-	*backfilled = 0;
-	if (!tr_kind_find(kind, klen))
-		return TR_EINVAL;
-	int rc = partner_slot(t, partner, &pi);
-	if (rc)
-		return rc;
-	put_be32(key, partner);
-	memcpy(key + 4, kind, klen);
-	put_be64(tb, now_ms);
-	MDB_val k = {4 + klen, key}, v = {8, tb};
-	rc = mdb_put(t->txn, t->s->dbi[DB_POLICIES], &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return TR_EEXIST;
-	if (rc)
-		return rc;
-	rules_free(t); /* the new rule must be seen by the decision below */
-	if ((rc = partner_slot(t, partner, &pi)) != 0)
-		return rc;
-	/* backfill: the records of that kind already here, in arrival order; only those
-	 * not queued before are appended */
-	MDB_cursor *c;
-	MDB_val kk = {klen, (void *)kind}, pv;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
-	     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
-		const uint8_t *env;
-		size_t len;
-		uint32_t source;
-		tr_record *rec = &t->scratch_rec;
-		if (pv.mv_size != 8) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if ((rc = rec_at(t, pv.mv_data, &env, &len, &source)) != 0) {
-			if (rc == MDB_NOTFOUND)
-				rc = TR_ECORRUPT; /* an index entry for no record: not the end */
-			break;
-		}
-		if (tr_record_decode(env, len, rec) != 0) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if (policy_allows(t, &t->rules->partners[pi], rec, source) &&
-		    (rc = enqueue(t, pi, pv.mv_data, backfilled)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind)
-{
-	size_t klen = strlen(kind);
-	uint8_t key[4 + TR_MAX_NAME];
-	if (klen == 0 || klen > TR_MAX_NAME)
-		return TR_ENOTFOUND;
-	put_be32(key, partner);
-	memcpy(key + 4, kind, klen);
-	MDB_val k = {4 + klen, key};
-	rules_free(t);
-	int rc = mdb_del(t->txn, t->s->dbi[DB_POLICIES], &k, NULL);
-	if (rc)
-		return map_err(rc);
-	/* forget that the kind's records were queued for it: the partner's cursor may pass
-	 * them while they are denied (they are skipped when read), so allowing the kind
-	 * again must queue them again, after it. Their old queue entries stay (queue
-	 * positions never go back); storing is idempotent, so one sent twice is no harm. */
-	MDB_cursor *c;
-	MDB_val kk = {klen, (void *)kind}, pv;
-	uint8_t sk[12];
-	put_be32(sk, partner);
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
-	     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
-		if (pv.mv_size != 8) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		memcpy(sk + 4, pv.mv_data, 8);
-		MDB_val dk = {12, sk};
-		int d = mdb_del(t->txn, t->s->dbi[DB_OUTSET], &dk, NULL);
-		if (d == MDB_NOTFOUND)
-			d = 0;
-		if (d) {
-			rc = d;
-			break;
-		}
-	}
-	mdb_cursor_close(c);
-	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-int tr_txn_policy_scan(tr_txn *t, uint32_t partner,
-                       int (*cb)(void *ctx, uint32_t partner, const char *kind, uint64_t since_ms),
-                       void *ctx)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t pb[4];
-	put_be32(pb, partner);
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POLICIES], &c);
-	if (rc)
-		return map_err(rc);
-	k.mv_size = partner ? 4 : 0;
-	k.mv_data = pb;
-	rc = mdb_cursor_get(c, &k, &v, partner ? MDB_SET_RANGE : MDB_FIRST);
-	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		char kind[TR_MAX_NAME + 1];
-		if (k.mv_size <= 4 || k.mv_size > 4 + TR_MAX_NAME || v.mv_size != 8) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		uint32_t who = get_be32(k.mv_data);
-		if (partner && who != partner)
-			break;
-		memcpy(kind, (const char *)k.mv_data + 4, k.mv_size - 4);
-		kind[k.mv_size - 4] = '\0';
-		if ((rc = cb(ctx, who, kind, get_be64(v.mv_data))) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
-}
-
-int tr_txn_out_head(tr_txn *t, uint32_t partner, uint64_t *head)
-{
-	size_t pi;
-	uint64_t next;
-	int rc = partner_slot(t, partner, &pi);
-	if (!rc)
-		rc = queue_next(t, pi, &next);
-	if (rc)
-		return map_err(rc);
-	*head = next - 1;
-	return 0;
-}
-
-int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, size_t maxbytes,
-                    int (*cb)(void *ctx, const uint8_t *env, size_t len), void *ctx, uint64_t *next,
-                    int *more)
-{
-	size_t pi, n = 0, bytes = 0, examined = 0;
-	int rc = partner_slot(t, partner, &pi);
-	if (rc)
-		return map_err(rc);
-	const tr_partner *p = &t->rules->partners[pi];
-	uint8_t kb[12];
-	tr_mpw relay;
-	*next = after;
-	*more = 0;
-	if (after == UINT64_MAX)
-		return 0; /* nothing comes after the last position (and after + 1 would wrap) */
-	tr_mpw_init(&relay);
-	put_be32(kb, partner);
-	put_be64(kb + 4, after + 1);
-	MDB_cursor *c;
-	MDB_val k = {12, kb}, v;
-	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTQ], &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 12 || get_be32(k.mv_data) != partner)
-			break;
-		if (v.mv_size != 8) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		const uint8_t *env;
-		size_t len;
-		uint32_t source;
-		if ((rc = rec_at(t, v.mv_data, &env, &len, &source)) != 0) {
-			if (rc == MDB_NOTFOUND)
-				rc = TR_ECORRUPT; /* a queue entry for no record: not the end */
-			break;
-		}
-		/* a batch holds at least one record, whatever maxbytes says */
-		if (n >= max || (n > 0 && bytes + len > maxbytes) || examined >= 4 * max) {
-			*more = 1;
-			break;
-		}
-		examined++;
-		*next = get_be64((const uint8_t *)k.mv_data + 4);
-		tr_record *rec = &t->scratch_rec;
-		if (tr_record_decode(env, len, rec) != 0) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if (!policy_allows(t, p, rec, source))
-			continue; /* the policy narrowed since it was queued */
-		if (rec->terms.nprivate && memcmp(rec->author, t->s->node, TR_PK_BYTES) != 0) {
-			/* relayed: the author's private fields stay here; their digests go on,
-			 * so the record still verifies */
-			for (size_t f = 0; f < rec->terms.nprivate; f++) {
-				char name[TR_MAX_NAME + 1];
-				memcpy(name, rec->terms.private_fields[f].p,
-				       rec->terms.private_fields[f].n);
-				name[rec->terms.private_fields[f].n] = '\0';
-				(void)tr_record_withhold(rec,
-				                         name); /* absent or withheld already */
-			}
-			tr_mpw_reset(&relay);
-			if ((rc = tr_record_encode(rec, &relay)) != 0)
-				break;
-			env = tr_mpw_data(&relay);
-			len = tr_mpw_size(&relay);
-		}
-		if ((rc = cb(ctx, env, len)) != 0)
-			break;
-		n++;
-		bytes += len;
-	}
-	mdb_cursor_close(c);
-	tr_mpw_release(&relay);
-	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 /* ---- sync state: how far this node has pulled from each partner ---- */
@@ -1985,7 +1601,7 @@ int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st)
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	if (v.mv_size == 16) { /* written before queue epochs: cursor, received */
 		st->cursor = get_be64(v.mv_data);
 		st->received = get_be64((const uint8_t *)v.mv_data + 8);
@@ -2007,7 +1623,7 @@ int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st)
 	put_be64(vb + 8, st->epoch);
 	put_be64(vb + 16, st->received);
 	MDB_val k = {4, kb}, v = {24, vb};
-	return map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
+	return store_map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
 }
 
 /* ---- nodes that dialed in with a key that is no partner ---- */
@@ -2038,7 +1654,7 @@ int tr_txn_pending_scan(tr_txn *t, int (*cb)(void *ctx, const tr_pending *p), vo
 	MDB_val k, v;
 	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_PENDING], &c);
 	if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		tr_pending p;
@@ -2046,7 +1662,7 @@ int tr_txn_pending_scan(tr_txn *t, int (*cb)(void *ctx, const tr_pending *p), vo
 			break;
 	}
 	mdb_cursor_close(c);
-	return map_err(rc == MDB_NOTFOUND ? 0 : rc);
+	return store_map_err(rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 struct oldest {
@@ -2083,7 +1699,7 @@ int tr_txn_pending_seen(tr_txn *t, const uint8_t curve[TR_PK_BYTES], const char 
 			return rc;
 		p.first_ms = now_ms;
 	} else if (rc)
-		return map_err(rc);
+		return store_map_err(rc);
 	p.last_ms = now_ms;
 	p.count++;
 	tr_mpw w;
@@ -2098,7 +1714,7 @@ int tr_txn_pending_seen(tr_txn *t, const uint8_t curve[TR_PK_BYTES], const char 
 	if (!rc) {
 		v.mv_size = tr_mpw_size(&w);
 		v.mv_data = (void *)tr_mpw_data(&w);
-		rc = map_err(mdb_put(t->txn, t->s->dbi[DB_PENDING], &k, &v, 0));
+		rc = store_map_err(mdb_put(t->txn, t->s->dbi[DB_PENDING], &k, &v, 0));
 	}
 	tr_mpw_release(&w);
 	return rc;
@@ -2107,5 +1723,5 @@ int tr_txn_pending_seen(tr_txn *t, const uint8_t curve[TR_PK_BYTES], const char 
 int tr_txn_pending_del(tr_txn *t, const uint8_t curve[TR_PK_BYTES])
 {
 	MDB_val k = {TR_PK_BYTES, (void *)curve};
-	return map_err(mdb_del(t->txn, t->s->dbi[DB_PENDING], &k, NULL));
+	return store_map_err(mdb_del(t->txn, t->s->dbi[DB_PENDING], &k, NULL));
 }

@@ -28,8 +28,9 @@
 
 #include "key.h"
 #include "record.h"
+#include "wire.h"
 
-#define TR_STORE_SCHEMA 2
+#define TR_STORE_SCHEMA 3
 
 enum {
 	TR_STORE_CREATE = 1, /* create a new store; TR_EEXIST if one is there */
@@ -70,6 +71,10 @@ int tr_store_new_epoch(tr_store *s);
  * kernel's page cache and come back on the next read): an idle daemon's resident size
  * then is its own memory, not the store's. Safe at any time. */
 void tr_store_trim(tr_store *s);
+/* The node key the store signs its own records with: receipts for retractions it
+ * honours, and retractions it passes on. Without one it honours retractions silently.
+ * key must outlive the store. */
+void tr_store_set_key(tr_store *s, const tr_key *key);
 /* Bytes in use by the store's data file. */
 int tr_store_size(tr_store *s, uint64_t *bytes);
 
@@ -90,11 +95,14 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
                       size_t whylen);
 
 /* Stores a record that was decoded and verified from env (tr_record_open). Stores it
- * as given (withheld fields stay withheld). *added is 0 if the id was already there:
- * adding is idempotent. A record invalid for its kind is refused (TR_ESCHEMA). One of
+ * as given (withheld fields stay withheld). depth: how many hops it travelled to get
+ * here (the sender's depth + 1; TR_DEPTH_MAX unknown); a node's own records are depth
+ * 0 and records imported from a file are unknown. *added is 0 if the id was already
+ * there: adding is idempotent, and keeps the union of the disclosures and the shortest
+ * depth. A record invalid for its kind is refused (TR_ESCHEMA). One of
  * this node's own records moves the node's sequence number past it. */
 int tr_txn_add(tr_txn *t, const uint8_t *env, size_t len, const tr_record *rec, uint32_t source,
-               int *added);
+               unsigned depth, int *added);
 
 /* A stored record by id, with its log position and source (either may be NULL).
  * env is borrowed until the callback returns. 0, TR_ENOTFOUND. */
@@ -145,6 +153,7 @@ typedef struct tr_partner {
 	int suspended;
 	uint32_t index;
 	uint64_t added_ms;
+	int role; /* TR_ROLE_USER, _DISTRIBUTOR, _PRODUCER, or 0: not known */
 } tr_partner;
 
 /* 1 if name is a valid partner name: 1 to 64 of [A-Za-z0-9._-], not starting with '-'. */
@@ -162,35 +171,143 @@ int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), vo
 
 /* ---- sharing ----
  * Each partner has an outbound queue: the records it may pull, numbered 1, 2, ... in
- * the order they became shareable. A record joins the queues of the partners whose
- * policy allows it in the transaction that stores it; allowing a kind appends the
- * records of that kind already here (only those not queued before). A pull reads the
- * queue after a position and re-checks each record against the policy of the moment,
- * so narrowing a policy takes effect on the next pull. Today's policy is "kind K is
- * allowed for partner P" (default deny); a record never goes back to the partner it
- * came from or to its author. */
+ * the order they became shareable, with the fields it may see of each. A record joins
+ * the queues of the partners that may have it in the transaction that stores it; a
+ * rule or grant that widens what a partner gets appends only the records (or fields)
+ * it did not have. A pull reads the queue after a position and decides each record
+ * again, so narrowing takes effect on the next pull.
+ *
+ * The decision (one function, share.c): a record never goes back to the partner it
+ * came from or to its author; a record written elsewhere goes on only as far and to
+ * the roles its author's terms allow, without the author's private fields, and, for
+ * ideas, claims and trial answers, only with the author's consent to this node; and
+ * then only if a rule of the partner matches it or the admin granted it. The fields
+ * that go are those the matching rules and grants list. */
 
-/* Allows kind for the partner with index partner and queues the matching records
- * already held (*backfilled: how many). TR_EEXIST if already allowed, TR_EINVAL for an
- * unknown kind, TR_ENOTFOUND for no such partner. */
+#define TR_RULE_MAX_CONDS 8
+#define TR_PATTERN_MAX 200
+enum {
+	TR_RULE_FORWARD = 1, /* also records this node received (automatic forwarding) */
+	TR_RULE_REPLIES = 2  /* only records referring to a record that came from the partner */
+};
+
+/* FIELD=PATTERN: the field's disclosed value matches the glob (* and ?), or one of its
+ * |-separated alternatives. Integers match on their decimal text. */
+typedef struct tr_cond {
+	char field[TR_MAX_NAME + 1];
+	char pattern[TR_PATTERN_MAX + 1];
+} tr_cond;
+
+typedef struct tr_rule {
+	uint32_t id;      /* assigned when added, from 1, never reused */
+	uint32_t partner; /* the partner's index */
+	char kind[TR_MAX_NAME + 1];
+	int all_fields; /* else only fields[] are disclosed; the rest travel as digests */
+	size_t nfields;
+	char fields[TR_MAX_FIELDS][TR_MAX_NAME + 1];
+	size_t nconds; /* all must hold */
+	tr_cond conds[TR_RULE_MAX_CONDS];
+	unsigned flags; /* TR_RULE_* */
+	uint64_t created_ms;
+	uint64_t version; /* the policy version it was added in */
+} tr_rule;
+
+/* Parses "FIELD=PATTERN" into c. 0, or TR_EINVAL with a sentence in why. */
+int tr_cond_parse(const char *text, tr_cond *c, char *why, size_t whylen);
+/* Checks a rule against its kind: a known kind, fields and condition fields of that
+ * kind (or x_ custom fields), patterns not empty. 0, or TR_EINVAL with why. */
+int tr_rule_check(const tr_rule *r, char *why, size_t whylen);
+/* "idea fields=title,text where product=DW-* forward" */
+void tr_rule_describe(const tr_rule *r, char *out, size_t n);
+
+/* Adds a rule (r->id, created_ms and version are set) and queues what it newly allows
+ * of the records already here (*backfilled: how many). TR_EINVAL (why), TR_ENOTFOUND
+ * (no such partner). */
+int tr_txn_rule_add(tr_txn *t, tr_rule *r, uint64_t now_ms, uint64_t *backfilled, char *why,
+                    size_t whylen);
+int tr_txn_rule_get(tr_txn *t, uint32_t id, tr_rule *r);
+/* Each rule of one partner (or all: partner 0), in id order. cb returns non-zero to stop. */
+int tr_txn_rule_scan(tr_txn *t, uint32_t partner, int (*cb)(void *ctx, const tr_rule *r),
+                     void *ctx);
+/* Removes a rule. What the partner was sent and no rule or grant allows any more is
+ * counted in *narrowed; with retract, a retraction is written and queued for each such
+ * record (*retracted). TR_ENOTFOUND. */
+int tr_txn_rule_remove(tr_txn *t, uint32_t id, int retract, uint64_t now_ms, uint64_t *narrowed,
+                       uint64_t *retracted);
+/* The policy version: counts every change of rules and grants. */
+int tr_txn_policy_version(tr_txn *t, uint64_t *version);
+
+/* Shorthands: allow = a rule for all fields that forwards (TR_EEXIST if there is one);
+ * deny = remove every rule of the partner for the kind (TR_ENOTFOUND if none). */
 int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t now_ms,
                         uint64_t *backfilled);
-/* Withdraws it, and forgets which records of the kind were queued for the partner, so
- * that allowing it again queues them again. TR_ENOTFOUND if it was not allowed. */
 int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind);
-/* Calls cb for each allowed (partner, kind), of one partner or of all (partner 0). */
-int tr_txn_policy_scan(tr_txn *t, uint32_t partner,
-                       int (*cb)(void *ctx, uint32_t partner, const char *kind, uint64_t since_ms),
+
+/* Why a record may not go to a partner. */
+enum {
+	TR_SHARE_OK = 0,
+	TR_SHARE_SOURCE,     /* it came from that partner */
+	TR_SHARE_AUTHOR,     /* that partner wrote it */
+	TR_SHARE_GRANT_ONLY, /* consents, retractions and receipts go only where addressed */
+	TR_SHARE_HOPS,       /* the author's terms do not let it travel that far */
+	TR_SHARE_ROLE,       /* ... nor to a node of that partner's role */
+	TR_SHARE_CONSENT,    /* its author has not consented to this node passing it on */
+	TR_SHARE_PATH,       /* where it has been is unknown (imported from a file) */
+	TR_SHARE_NO_RULE     /* no rule or grant of this node's admin allows it */
+};
+/* A sentence for TR_SHARE_*. */
+const char *tr_share_why(int why);
+
+/* Grants one record to a partner (fields: the names to disclose; nfields 0: all) and
+ * queues it; takes it out of the inbox. Refused with why (TR_EPERM) when the author's
+ * terms or consent forbid it or a field asked for is private to the author;
+ * TR_ENOTFOUND when the record is not here; TR_EINVAL for a field the record lacks. */
+int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
+                 const char fields[][TR_MAX_NAME + 1], size_t nfields, char *why, size_t whylen);
+/* Withdraws a grant; with retract, retracts what no rule still allows (*retracted).
+ * TR_ENOTFOUND if there was no grant. */
+int tr_txn_grant_revoke(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES], int retract,
+                        uint64_t now_ms, uint64_t *retracted);
+
+/* The inbox: records received from a partner that no rule or grant passed on yet and
+ * that their author's terms would let go further; the admin forwards (tr_txn_grant) or
+ * declines them. */
+int tr_txn_inbox_scan(tr_txn *t, int (*cb)(void *ctx, const tr_hit *h), void *ctx);
+int tr_txn_inbox_decline(tr_txn *t, const uint8_t id[TR_ID_BYTES]);
+
+/* Writes a retraction of record id for partner (0: every partner that was sent it),
+ * of the comma-separated fields (NULL: the whole body), and queues it for that partner.
+ * *n: how many were written. TR_ENOTFOUND (no such record), TR_EINVAL (a field it
+ * lacks; why). Needs the store's key (tr_store_set_key). */
+int tr_txn_retract(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t partner, const char *fields,
+                   const char *reason, uint64_t now_ms, uint64_t *n, char *why, size_t whylen);
+
+/* Purposes of consent (bits), and the scope text naming them ("ideas,claims"). */
+enum { TR_PURPOSE_IDEAS = 1, TR_PURPOSE_CLAIMS = 2, TR_PURPOSE_TRIALS = 4 };
+int tr_purposes_parse(const char *scope, size_t n, unsigned *mask);
+/* 1 if author's consent for purpose to this node holds now. */
+int tr_txn_consent_holds(tr_txn *t, const uint8_t author[TR_PK_BYTES], unsigned purpose,
+                         uint64_t now_ms);
+
+/* Dry run: each record the partner would get with its rules and grants (and extra, if
+ * not NULL), with the fields it would see (give: bits over h->rec->fields) and, if it
+ * was queued for it before (queued), the fields it was given then (had). Only the
+ * kinds the rules name are read. */
+int tr_txn_policy_test(tr_txn *t, uint32_t partner, const tr_rule *extra,
+                       int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int queued,
+                                 uint32_t had),
                        void *ctx);
+
 /* The last position in the partner's queue (0: empty). */
 int tr_txn_out_head(tr_txn *t, uint32_t partner, uint64_t *head);
 /* Calls cb with up to max records (at least one, then at most maxbytes in all) the
- * partner may have, from its queue after position after. *next is the queue position
- * the partner should ask after next time; *more is 1 when the queue goes on. env is
+ * partner may have, from its queue after position after, each with this node's depth
+ * of it and only the fields the partner may see. *next is the queue position the
+ * partner should ask after next time; *more is 1 when the queue goes on. env is
  * borrowed until the callback returns. */
 int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, size_t maxbytes,
-                    int (*cb)(void *ctx, const uint8_t *env, size_t len), void *ctx, uint64_t *next,
-                    int *more);
+                    int (*cb)(void *ctx, unsigned depth, const uint8_t *env, size_t len), void *ctx,
+                    uint64_t *next, int *more);
 
 /* How far this node has pulled from a partner: its queue position, the epoch of the
  * partner's queues that position belongs to, and how many records came from it. Zero

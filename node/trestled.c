@@ -115,6 +115,7 @@ struct waiter {
 struct item {
 	const uint8_t *env;
 	size_t len;
+	unsigned depth; /* the sender's depth of it */
 	tr_record rec;
 	int rc;
 };
@@ -625,10 +626,10 @@ out:
 
 /* ---- serving a partner ---- */
 
-static int collect_cb(void *ctx, const uint8_t *env, size_t len)
+static int collect_cb(void *ctx, unsigned depth, const uint8_t *env, size_t len)
 {
 	size_t *n = ctx;
-	tr_mpw_bin(&N.recs, env, len);
+	tr_msg_batch_item(&N.recs, depth, env, len);
 	(*n)++;
 	return 0;
 }
@@ -704,7 +705,7 @@ static int commit_fn(tr_txn *t, void *vctx)
 	c->why[0] = '\0';
 	for (size_t i = 0; i < c->n; i++) {
 		int added, rc = tr_txn_add(t, N.items[i].env, N.items[i].len, &N.items[i].rec,
-		                           c->pr->p.index, &added);
+		                           c->pr->p.index, N.items[i].depth + 1, &added);
 		if (rc) {
 			char hex[TR_ID_HEX_SIZE];
 			tr_id_hex(N.items[i].rec.id, hex);
@@ -792,6 +793,7 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 	for (size_t i = 0; i < m->nrec; i++) {
 		N.items[i].env = m->rec[i];
 		N.items[i].len = m->reclen[i];
+		N.items[i].depth = m->depth[i];
 	}
 	tr_pool_run(N.pool, m->nrec, verify_one, N.items);
 	for (size_t i = 0; i < m->nrec; i++)
@@ -1552,6 +1554,7 @@ static int start(void)
 		tr_log(TR_LOG_ERR, "%s", tr_store_detail(N.store));
 		return -1;
 	}
+	tr_store_set_key(N.store, N.key); /* receipts for the retractions it honours */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	if (tr_pool_new(cores > 1 ? (unsigned)cores - 1 : 0, &N.pool) != 0)
 		return -1;

@@ -42,6 +42,8 @@ const char *tr_strerror(int err)
 		return "in use by another process";
 	case TR_EINVAL:
 		return "invalid argument";
+	case TR_EPERM:
+		return "not allowed by the sharing rules, the author's terms or consent";
 	}
 	if (err > 0)
 		return strerror(err);

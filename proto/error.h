@@ -27,7 +27,8 @@ enum {
 	TR_EKEY,                   /* key file unusable (permissions, format) */
 	TR_EBUSY,                  /* resource held by another process */
 	TR_EINVAL,                 /* invalid argument from a user */
-	TR_ERR_LAST = TR_EINVAL
+	TR_EPERM,                  /* not allowed by the sharing rules, terms or consent */
+	TR_ERR_LAST = TR_EPERM
 };
 
 /* A static, human-readable message for err (a TR_E* code or an errno value). */

@@ -99,14 +99,21 @@ static const tr_field_spec assessment_fields[] = {
     TEXT("text", 1, 8000, "the distributor's judgement"), INT("score", 0, 0, 10, "0 to 10"),
     ENUM("recommendation", 0, recommendations, "support, neutral or oppose"), END};
 static const tr_field_spec consent_fields[] = {
-    STR("scope", 1, 200, "what is consented to, e.g. trial, contact"),
+    STR("scope", 1, 200, "what is consented to: ideas, claims, trials (comma list)"),
+    STR("grantee", 0, 64, "node id of the partner the consent is given to"),
     TEXT("text", 0, 8000, "terms in words"), DATE("until", 0, "consent ends on"), END};
 static const tr_field_spec retraction_fields[] = {
-    TEXT("reason", 0, 8000, "why the record is withdrawn"), END};
+    TEXT("reason", 0, 8000, "why the record is withdrawn"),
+    STR("fields", 0, 1000, "the fields withdrawn (comma list); absent: the whole body"),
+    STR("to", 0, 64, "node id of the one recipient it is for; absent: every holder"), END};
+static const char *const results[] = {"deleted", "not_held", NULL};
+static const tr_field_spec receipt_fields[] = {ENUM("result", 1, results, "deleted or not_held"),
+                                               END};
 
 static const char *const k_account[] = {"account", NULL};
 static const char *const k_test_request[] = {"test_request", NULL};
 static const char *const k_trial[] = {"test_request", "test_response", NULL};
+static const char *const k_retraction[] = {"retraction", NULL};
 static const char *const k_status_targets[] = {"idea",          "claim",        "test_request",
                                                "test_response", "trial_report", NULL};
 
@@ -163,19 +170,26 @@ const tr_kind_spec tr_kinds[] = {
      NULL,
      {"recommendation", "score", "text"}},
     {"consent",
-     "a firm's consent (to a trial, to be contacted)",
+     "a firm's consent to a partner passing its records on",
      consent_fields,
      0,
      1,
      NULL,
      {"scope", "until", NULL}},
     {"retraction",
-     "withdraws one of the author's own records",
+     "withdraws a record (or some of its fields) this node wrote or passed on",
      retraction_fields,
      1,
      1,
      NULL,
-     {"reason", NULL, NULL}},
+     {"fields", "reason", NULL}},
+    {"receipt",
+     "a recipient's signed answer to a retraction",
+     receipt_fields,
+     1,
+     1,
+     k_retraction,
+     {"result", NULL, NULL}},
     {NULL, NULL, NULL, 0, 0, NULL, {NULL, NULL, NULL}},
 };
 

@@ -40,6 +40,13 @@ void tr_msg_batch(tr_mpw *w, uint64_t epoch, uint64_t after, uint64_t next, int 
 	tr_mpw_raw(w, records, len);
 }
 
+void tr_msg_batch_item(tr_mpw *w, uint64_t depth, const void *env, size_t len)
+{
+	tr_mpw_array(w, 2);
+	tr_mpw_uint(w, depth > TR_DEPTH_MAX ? TR_DEPTH_MAX : depth);
+	tr_mpw_bin(w, env, len);
+}
+
 void tr_msg_notify(tr_mpw *w, uint64_t h)
 {
 	head(w, 3, TR_MSG_NOTIFY);
@@ -91,8 +98,9 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 	case TR_MSG_BATCH:
 		if (n != 7 || tr_mpr_uint(&r, &m->epoch) || tr_mpr_uint(&r, &m->after) ||
 		    tr_mpr_uint(&r, &m->next) || tr_mpr_uint(&r, &more) || more > 1)
-			return bad(why, whylen,
-			           "BATCH is [1, 3, epoch, after, next, more, [records]]");
+			return bad(
+			    why, whylen,
+			    "BATCH is [1, 3, epoch, after, next, more, [[depth, record], ...]]");
 		if (m->next < m->after)
 			return bad(why, whylen, "BATCH ends before it starts (next < after)");
 		m->more = (int)more;
@@ -100,12 +108,20 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 			m->nrec = 0;
 			return bad(why, whylen, "BATCH records: an array of at most 1024");
 		}
-		for (size_t i = 0; i < m->nrec; i++)
-			if (tr_mpr_bin(&r, &m->rec[i], &m->reclen[i], TR_MAX_RECORD_BYTES)) {
+		for (size_t i = 0; i < m->nrec; i++) {
+			size_t k;
+			uint64_t depth;
+			if (tr_mpr_array(&r, &k, 2) || k != 2 || tr_mpr_uint(&r, &depth) ||
+			    depth > TR_DEPTH_MAX ||
+			    tr_mpr_bin(&r, &m->rec[i], &m->reclen[i], TR_MAX_RECORD_BYTES)) {
 				m->nrec = 0;
-				return bad(why, whylen,
-				           "BATCH record: a bin of at most 65536 bytes expected");
+				return bad(
+				    why, whylen,
+				    "BATCH record: [depth 0..30, bin of at most 65536 bytes] "
+				    "expected");
 			}
+			m->depth[i] = (uint8_t)depth;
+		}
 		break;
 	case TR_MSG_NOTIFY:
 		if (n != 3 || tr_mpr_uint(&r, &m->head))

@@ -533,6 +533,7 @@ struct add_ctx {
 	const uint8_t *env;
 	size_t len;
 	uint32_t source;
+	unsigned depth; /* 0: 1 if it came from a partner */
 	int added;
 	int open_rc;
 	uint8_t id[TR_ID_BYTES];
@@ -547,15 +548,22 @@ static int add_fn(tr_txn *t, void *ctx)
 	if (a->open_rc)
 		return a->open_rc;
 	memcpy(a->id, rec.id, TR_ID_BYTES);
-	return tr_txn_add(t, a->env, a->len, &rec, a->source, &a->added);
+	return tr_txn_add(t, a->env, a->len, &rec, a->source, a->depth, &a->added);
 }
 
-static int add(tr_store *s, const uint8_t *env, size_t len, uint32_t source, struct add_ctx *a)
+static int add_depth(tr_store *s, const uint8_t *env, size_t len, uint32_t source, unsigned depth,
+                     struct add_ctx *a)
 {
 	a->env = env;
 	a->len = len;
 	a->source = source;
+	a->depth = depth;
 	return tr_store_write(s, add_fn, a);
+}
+
+static int add(tr_store *s, const uint8_t *env, size_t len, uint32_t source, struct add_ctx *a)
+{
+	return add_depth(s, env, len, source, 0, a);
 }
 
 struct audit_ctx {
@@ -668,7 +676,7 @@ static void test_scan(tr_store *s, const uint8_t *pk, const uint8_t *opk)
 	memset(&c, 0, sizeof(c));
 	CHECK_INT(scan(s, &q, &c), 0);
 	CHECK_INT(c.n, 1);
-	CHECK_INT(c.source[0], 7);
+	CHECK_INT(c.source[0], TR_SOURCE_IMPORT);
 	q.author = pk;
 	CHECK_INT(scan(s, &q, &c), 0);
 	CHECK_INT(c.source[0], TR_SOURCE_LOCAL);
@@ -697,8 +705,8 @@ static void test_scan(tr_store *s, const uint8_t *pk, const uint8_t *opk)
 	EXPECT_SCAN(s, &q, 6);
 	q.text = "cafe nord";
 	EXPECT_SCAN(s, &q, 5);
-	q.text = "secret";
-	EXPECT_NONE(s, &q);
+	q.text = "secret"; /* disclosed by the full copy added after the withheld one */
+	EXPECT_SCAN(s, &q, 9);
 	q.text = "no such words";
 	EXPECT_NONE(s, &q);
 	q.text = "rinse";
@@ -933,7 +941,7 @@ static void test_records(const tr_key *key, const tr_key *other, const char *dir
 	CHECK_INT(tr_record_encode(&opened, &part), 0);
 	CHECK(tr_mpw_size(&part) < tr_mpw_size(&full));
 	struct add_ctx a;
-	CHECK_INT(add(s, tr_mpw_data(&part), tr_mpw_size(&part), 7, &a), 0);
+	CHECK_INT(add(s, tr_mpw_data(&part), tr_mpw_size(&part), TR_SOURCE_IMPORT, &a), 0);
 	CHECK_INT(a.added, 1);
 	CHECK(memcmp(a.id, ids[9], TR_ID_BYTES) == 0);
 	CHECK_INT(count(s), 9);
@@ -943,12 +951,18 @@ static void test_records(const tr_key *key, const tr_key *other, const char *dir
 	CHECK(g.copy && g.len == tr_mpw_size(&part) &&
 	      memcmp(g.copy, tr_mpw_data(&part), g.len) == 0); /* stored as given */
 	free(g.copy);
-	/* the same id again, withheld or in full: already there */
-	CHECK_INT(add(s, tr_mpw_data(&part), tr_mpw_size(&part), 7, &a), 0);
+	/* the same id again, withheld or in full: already there; in full, the store keeps
+	 * the union of what it was shown, which is the full record */
+	CHECK_INT(add(s, tr_mpw_data(&part), tr_mpw_size(&part), TR_SOURCE_IMPORT, &a), 0);
 	CHECK_INT(a.added, 0);
-	CHECK_INT(add(s, tr_mpw_data(&full), tr_mpw_size(&full), 7, &a), 0);
+	CHECK_INT(add(s, tr_mpw_data(&full), tr_mpw_size(&full), TR_SOURCE_IMPORT, &a), 0);
 	CHECK_INT(a.added, 0);
 	CHECK_INT(count(s), 9);
+	g = (struct get_ctx){ids[9], NULL, 0, 0};
+	CHECK_INT(tr_store_read(s, get_fn, &g), 0);
+	CHECK(g.copy && g.len == tr_mpw_size(&full) &&
+	      memcmp(g.copy, tr_mpw_data(&full), g.len) == 0);
+	free(g.copy);
 	tr_mpw_release(&full);
 	tr_mpw_release(&part);
 
@@ -1436,9 +1450,10 @@ static int head_fn(tr_txn *t, void *ctx)
 	return tr_txn_out_head(t, c->partner, &c->head);
 }
 
-static int read_cb(void *ctx, const uint8_t *env, size_t len)
+static int read_cb(void *ctx, unsigned depth, const uint8_t *env, size_t len)
 {
 	struct share_ctx *c = ctx;
+	(void)depth;
 	tr_record rec;
 	CHECK_INT(tr_record_open(env, len, &rec), 0);
 	const tr_field *serial = tr_record_field(&rec, "serial");
@@ -1539,7 +1554,8 @@ static void receive(tr_store *s, const tr_key *author, uint64_t seq, const char 
 	}
 	tr_mpw_init(&w);
 	CHECK_INT(tr_record_seal(&rec, author, &w), 0);
-	CHECK_INT(add(s, tr_mpw_data(&w), tr_mpw_size(&w), source, &a), 0);
+	/* every caller passes records on through another partner: depth 2 */
+	CHECK_INT(add_depth(s, tr_mpw_data(&w), tr_mpw_size(&w), source, 2, &a), 0);
 	CHECK_INT(a.added, 1);
 	tr_mpw_release(&w);
 }
@@ -1560,9 +1576,11 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	memcpy(p1.id, tr_key_public(other), TR_PK_BYTES);
 	snprintf(p1.name, sizeof(p1.name), "one");
 	p1.relation = TR_REL_UPSTREAM;
+	p1.role = TR_ROLE_PRODUCER;
 	memcpy(p2.id, tr_key_public(third), TR_PK_BYTES);
 	snprintf(p2.name, sizeof(p2.name), "two");
 	p2.relation = TR_REL_DOWNSTREAM;
+	p2.role = TR_ROLE_USER;
 	CHECK_INT(tr_store_write(s, partner_put_fn, &p1), 0);
 	CHECK_INT(tr_store_write(s, partner_put_fn, &p2), 0);
 	CHECK_INT(p1.index, 1);
@@ -1625,7 +1643,35 @@ static void test_sharing(const tr_key *key, const tr_key *other)
 	CHECK_INT(head_of(s, 1), 4);
 	receive(s, fourth, 2, "claim", 2, 1); /* it came via two: we are hop 2; 1 allowed */
 	CHECK_INT(head_of(s, 1), 4);
-	receive(s, fourth, 3, "claim", 2, 2); /* two hops beyond the first allowed: relayed */
+	receive(s, fourth, 3, "claim", 2, 2); /* two hops beyond the first allowed... */
+	CHECK_INT(head_of(s, 1), 4);          /* ...but its author did not consent */
+	/* its author becomes a partner and consents: what waited goes */
+	static tr_partner p3;
+	memset(&p3, 0, sizeof(p3));
+	memcpy(p3.id, tr_key_public(fourth), TR_PK_BYTES);
+	snprintf(p3.name, sizeof(p3.name), "three");
+	p3.relation = TR_REL_DOWNSTREAM;
+	p3.role = TR_ROLE_USER;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p3), 0);
+	char me[TR_NODEID_TEXT_SIZE];
+	tr_nodeid_format(tr_key_public(key), me);
+	{
+		tr_record cr;
+		tr_mpw cw;
+		struct add_ctx ca;
+		memset(&ca, 0, sizeof(ca));
+		tr_record_init(&cr);
+		cr.kind.p = "consent";
+		cr.kind.n = 7;
+		cr.seq = 4;
+		cr.created_ms = 6000;
+		tr_record_add_str(&cr, "scope", "claims", 6);
+		tr_record_add_str(&cr, "grantee", me, strlen(me));
+		tr_mpw_init(&cw);
+		CHECK_INT(tr_record_seal(&cr, fourth, &cw), 0);
+		CHECK_INT(add_depth(s, tr_mpw_data(&cw), tr_mpw_size(&cw), p3.index, 1, &ca), 0);
+		tr_mpw_release(&cw);
+	}
 	CHECK_INT(head_of(s, 1), 5);
 	/* relayed without the author's private field, and still verifying */
 	c.partner = 1;

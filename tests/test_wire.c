@@ -38,8 +38,8 @@ int main(void)
 	CHECK_INT(m.max, 1024);
 	CHECK_INT(m.maxbytes, 1u << 20);
 
-	tr_mpw_bin(&recs, "abc", 3);
-	tr_mpw_bin(&recs, "", 0);
+	tr_msg_batch_item(&recs, 0, "abc", 3);
+	tr_msg_batch_item(&recs, 7, "", 0);
 	tr_mpw_reset(&w);
 	tr_msg_batch(&w, 0xfeedbeef, 7, 9, 1, 2, tr_mpw_data(&recs), tr_mpw_size(&recs));
 	CHECK_INT(decode(&w, why, sizeof(why)), 0);
@@ -52,6 +52,8 @@ int main(void)
 	CHECK_INT(m.reclen[0], 3);
 	CHECK(!memcmp(m.rec[0], "abc", 3));
 	CHECK_INT(m.reclen[1], 0);
+	CHECK_INT(m.depth[0], 0);
+	CHECK_INT(m.depth[1], 7);
 
 	tr_mpw_reset(&w);
 	tr_msg_notify(&w, 1000);
@@ -83,9 +85,13 @@ int main(void)
 	    {"BATCH without epoch", "\x96\x01\x03\x00\x01\x00\x90", 7, "BATCH is"},
 	    {"BATCH records not bin", "\x97\x01\x03\x07\x00\x01\x00\x91\xa1x", 10, "bin"},
 	    {"BATCH record cut short",
-	     "\x97\x01\x03\x07\x00\x01\x00\x91\xc4\x05"
+	     "\x97\x01\x03\x07\x00\x01\x00\x91\x92\x01\xc4\x05"
 	     "ab",
-	     11, "bin"},
+	     13, "bin"},
+	    {"BATCH record without depth", "\x97\x01\x03\x07\x00\x01\x00\x91\xc4\x01x", 11,
+	     "depth"},
+	    {"BATCH depth 31", "\x97\x01\x03\x07\x00\x01\x00\x91\x92\x1f\xc4\x01x", 13,
+	     "depth 0..30"},
 	    {"BATCH too many", "\x97\x01\x03\x07\x00\x01\x00\xdd\x00\x00\x04\x01", 12,
 	     "at most 1024"},
 	    {"trailing bytes", "\x92\x01\x01\x00", 4, "bytes after the end"},

@@ -326,7 +326,7 @@ print(len(ls), ls[0]["action"], ls[1]["action"], ls[1]["detail"].split()[0], [l[
 run kinds
 check_rc 0 "kinds exits 0 (no node needed)"
 GOT=$(awk '/^  [a-z_]+ /{print $1}' <<<"$OUT" | tr '\n' ',')
-check_eq "$GOT" "$KINDS," "kinds lists all 11 kinds"
+check_eq "$GOT" "$KINDS,receipt," "kinds lists all 12 kinds"
 run kinds claim
 check_rc 0 "kinds claim exits 0"
 check_match "$OUT" $'\n  opened +date +required ' "kinds claim: opened is a required date"
@@ -341,8 +341,8 @@ check_rc 2 "kinds with an unknown kind exits 2"
 run kinds --json
 check_rc 0 "kinds --json exits 0"
 check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(len(d), " ".join(k["kind"] for k in d))' "$OUT")" \
-	"11 account contact idea claim test_request test_response trial_report status assessment consent retraction" \
-	"kinds --json lists the 11 kinds"
+	"12 account contact idea claim test_request test_response trial_report status assessment consent retraction receipt" \
+	"kinds --json lists the 12 kinds"
 run kinds claim --json
 check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(f["name"] for f in d["fields"] if f["required"]))' "$OUT")" \
 	"product problem opened" "kinds claim --json names the required fields"

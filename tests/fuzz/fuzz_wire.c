@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case TR_MSG_BATCH:
 		for (size_t i = 0; i < m.nrec; i++) {
-			tr_mpw_bin(&recs, m.rec[i], m.reclen[i]);
+			tr_msg_batch_item(&recs, m.depth[i], m.rec[i], m.reclen[i]);
 			if (tr_record_decode(m.rec[i], m.reclen[i], &rec) == 0)
 				(void)tr_record_verify(&rec);
 		}

@@ -139,7 +139,7 @@ if has_rec a "$B_C1"; then not_ok "a claim (not allowed b->a) stays at b"; else 
 mk A_I2 a idea title="Also not yet" text="second idea at a"
 run --home "$TMP/a" policy allow b idea
 check_rc 0 "policy allow b idea exits 0"
-check_out_has "(2 records already here queued for it)" "allow backfills the 2 ideas written at a"
+check_out_has "2 records already here queued for it)" "allow backfills the 2 ideas written at a"
 if wait_until 10 has_recs b "$A_I1" "$A_I2"; then
 	ok "the backfilled ideas reach b"
 else
@@ -226,6 +226,9 @@ node_init d distributor
 node_init p producer
 pair u d idea status # both ways
 pair d p idea status
+# u lets d pass its ideas on (without it d relays none of them, whatever its rules)
+"$T" --home "$TMP/u" consent grant d --for ideas >/dev/null || not_ok "u consents: ideas to d"
+U_C=$("$T" --home "$TMP/u" consent list --json | py 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 node_start u
 node_start d
 node_start p
@@ -243,13 +246,15 @@ else
 	not_ok "an idea written at d reaches u and p"
 fi
 # a record never comes back to its author's node, nor to where it came from
+# (u's consent goes to d, the partner it names, and no further)
 LINE=$(sorted "$U_I" "$P_S" "$D_I")
-check_eq "$(ids u)" "$LINE" "u holds exactly the 3 records"
-check_eq "$(ids d)" "$LINE" "d holds exactly the 3 records"
+LINE_C=$(sorted "$U_I" "$P_S" "$D_I" "$U_C")
+check_eq "$(ids u)" "$LINE_C" "u holds exactly the 3 records and its consent"
+check_eq "$(ids d)" "$LINE_C" "d holds exactly the 3 records and u's consent"
 check_eq "$(ids p)" "$LINE" "p holds exactly the 3 records"
-check_eq "$(pstat d u sent) $(pstat d u received)" "2 1" "d sent u 2 records (not u's own idea), received 1"
+check_eq "$(pstat d u sent) $(pstat d u received)" "2 2" "d sent u 2 records (not u's own idea), received 2"
 check_eq "$(pstat d p sent) $(pstat d p received)" "2 1" "d sent p 2 records (not p's own status), received 1"
-check_eq "$(pstat u d sent) $(pstat u d received)" "1 2" "u sent 1, received 2"
+check_eq "$(pstat u d sent) $(pstat u d received)" "2 2" "u sent 2 (idea, consent), received 2"
 check_eq "$(pstat p d sent) $(pstat p d received)" "1 2" "p sent 1, received 2"
 for n in u d p; do
 	run --home "$TMP/$n" verify

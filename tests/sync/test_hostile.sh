@@ -285,7 +285,7 @@ check "oversized: a dropped the connection after the oversized frame" \
 	grep -qE '^disconnected' <(sed -n '/^sent oversized/,$p' "$TMP/hp-oversized.out")
 check "oversized: a talks to h again after it dials again" \
 	grep -q '^recv HELLO' <(sed -n '/^sent oversized/,$p' "$TMP/hp-oversized.out")
-logged oversized "sent a malformed message (1114112 bytes)"
+logged oversized "sent a malformed message (1118208 bytes)"
 logged oversized "disconnected"
 unchanged oversized
 

@@ -332,7 +332,7 @@ static int hp_notify(hp *h, uint64_t head)
 	return rc;
 }
 
-/* Sends BATCH(after, next, more) holding the n envelopes in recs (a sequence of bins). */
+/* Sends BATCH(after, next, more) holding the n items in recs (tr_msg_batch_item). */
 static int hp_batch(hp *h, uint64_t after, uint64_t next, int more, size_t n, const tr_mpw *recs)
 {
 	tr_mpw w;
@@ -520,7 +520,7 @@ static int add_valid(hp *h, tr_mpw *recs, const char *why)
 	tr_mpw_init(&env);
 	int rc = make_idea(h, text, &env, id);
 	if (!rc) {
-		tr_mpw_bin(recs, tr_mpw_data(&env), tr_mpw_size(&env));
+		tr_msg_batch_item(recs, 1, tr_mpw_data(&env), tr_mpw_size(&env));
 		print_id(why, id);
 	}
 	tr_mpw_release(&env);
@@ -713,7 +713,7 @@ static int add_bad(hp *h, tr_mpw *recs, int how, const uint8_t claimed[TR_PK_BYT
 		break;
 	}
 	}
-	tr_mpw_bin(recs, e, len);
+	tr_msg_batch_item(recs, 1, e, len);
 	print_id(what, id);
 	rc = 0;
 out:

@@ -1087,9 +1087,10 @@ struct prof_ctx {
 	size_t copylen;
 };
 
-static int prof_collect(void *ctx, const uint8_t *env, size_t len)
+static int prof_collect(void *ctx, unsigned depth, const uint8_t *env, size_t len)
 {
 	struct prof_ctx *c = ctx;
+	(void)depth;
 	tr_mpw_raw(&c->buf, env, len);
 	c->len[c->n++] = len;
 	return 0;
@@ -1119,7 +1120,7 @@ static int prof_commit(tr_txn *t, void *ctx)
 {
 	struct prof_ctx *c = ctx;
 	for (size_t i = 0; i < c->n; i++) {
-		int added, rc = tr_txn_add(t, c->env[i], c->len[i], &prof_recs[i], 1, &added);
+		int added, rc = tr_txn_add(t, c->env[i], c->len[i], &prof_recs[i], 1, 1, &added);
 		if (rc)
 			return rc;
 	}

@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -65,6 +67,8 @@ int tr_cli_open(tr_cli *cli)
 	if (rc)
 		return tr_cli_error("%s", why);
 	rc = tr_store_open(tr_cli_path(cli, TR_STORE_DIR), 0, tr_key_public(cli->key), &cli->store);
+	if (cli->store)
+		tr_store_set_key(cli->store, cli->key);
 	if (rc) {
 		tr_cli_error("%s", tr_store_detail(cli->store));
 		if (rc == TR_ECORRUPT)
@@ -452,4 +456,87 @@ int tr_cli_query(tr_cli *cli, const tr_cmd_help *h, tr_filter *f, tr_query *q)
 		q->ref = f->ref_id;
 	}
 	return 0;
+}
+
+const char *tr_cli_who(void)
+{
+	static char who[200];
+	const struct passwd *pw = getpwuid(geteuid());
+	const char *sudo = getenv("SUDO_USER");
+	snprintf(who, sizeof(who), "%s%s%s%s", pw ? pw->pw_name : "?", sudo ? " (sudo by " : "",
+	         sudo ? sudo : "", sudo ? ")" : "");
+	return who;
+}
+
+int tr_cli_fields(const char *list, char out[][TR_MAX_NAME + 1], size_t *n, char *why,
+                  size_t whylen)
+{
+	*n = 0;
+	for (const char *p = list;;) {
+		const char *c = strchr(p, ',');
+		size_t m = c ? (size_t)(c - p) : strlen(p);
+		tr_str name = {p, m};
+		if (!tr_name_valid(name)) {
+			snprintf(why, whylen,
+			         "\"%.*s\" is not a field name (a comma-separated list "
+			         "like title,text)",
+			         (int)(m > 40 ? 40 : m), p);
+			return TR_EINVAL;
+		}
+		if (*n == TR_MAX_FIELDS) {
+			snprintf(why, whylen, "at most %d fields", TR_MAX_FIELDS);
+			return TR_EINVAL;
+		}
+		for (size_t i = 0; i < *n; i++)
+			if (strlen(out[i]) == m && !memcmp(out[i], p, m)) {
+				snprintf(why, whylen, "field %.*s is listed twice", (int)m, p);
+				return TR_EINVAL;
+			}
+		memcpy(out[*n], p, m);
+		out[(*n)++][m] = '\0';
+		if (!c)
+			return 0;
+		p = c + 1;
+	}
+}
+
+struct name_of_ctx {
+	uint32_t index;
+	char *out;
+	size_t n;
+	int found;
+};
+
+static int name_of_cb(void *vctx, const tr_partner *p)
+{
+	struct name_of_ctx *c = vctx;
+	if (p->index != c->index)
+		return 0;
+	snprintf(c->out, c->n, "%s", p->name);
+	c->found = 1;
+	return 1;
+}
+
+void tr_partner_name_of(tr_txn *t, uint32_t index, char *out, size_t n)
+{
+	struct name_of_ctx c = {index, out, n, 0};
+	tr_txn_partner_scan(t, name_of_cb, &c);
+	if (!c.found)
+		snprintf(out, n, "#%" PRIu32 " (removed)", index);
+}
+
+int tr_role_parse(const char *s)
+{
+	return !strcmp(s, "user")          ? TR_ROLE_USER
+	       : !strcmp(s, "distributor") ? TR_ROLE_DISTRIBUTOR
+	       : !strcmp(s, "producer")    ? TR_ROLE_PRODUCER
+	                                   : 0;
+}
+
+const char *tr_role_name(int role)
+{
+	return role == TR_ROLE_USER          ? "user"
+	       : role == TR_ROLE_DISTRIBUTOR ? "distributor"
+	       : role == TR_ROLE_PRODUCER    ? "producer"
+	                                     : "none";
 }

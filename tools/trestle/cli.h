@@ -79,6 +79,18 @@ int tr_roles_parse(const char *s, uint64_t *roles);
 /* One line summary of a record's main fields, at most width bytes. */
 void tr_record_summary(const tr_record *rec, char *out, size_t width);
 
+/* Who runs this command, for the audit log: the login name (and the sudo user). */
+const char *tr_cli_who(void);
+/* Splits "a,b,c" into field names (each a valid name, no repeats). 0, or TR_EINVAL
+ * with why. */
+int tr_cli_fields(const char *list, char out[][TR_MAX_NAME + 1], size_t *n, char *why,
+                  size_t whylen);
+/* The name of the partner with this index, or "#N (removed)". */
+void tr_partner_name_of(tr_txn *t, uint32_t index, char *out, size_t n);
+/* A partner role by name (producer, distributor, user): TR_ROLE_*, or 0. */
+int tr_role_parse(const char *s);
+const char *tr_role_name(int role);
+
 /* Commands: one file each. argv[0] is the command's name. */
 int cmd_init(tr_cli *cli, int argc, char **argv);
 int cmd_id(tr_cli *cli, int argc, char **argv);
@@ -94,6 +106,11 @@ int cmd_partner(tr_cli *cli, int argc, char **argv);
 int cmd_policy(tr_cli *cli, int argc, char **argv);
 int cmd_status(tr_cli *cli, int argc, char **argv);
 int cmd_sync(tr_cli *cli, int argc, char **argv);
+int cmd_share(tr_cli *cli, int argc, char **argv);
+int cmd_inbox(tr_cli *cli, int argc, char **argv);
+int cmd_consent(tr_cli *cli, int argc, char **argv);
+int cmd_retract(tr_cli *cli, int argc, char **argv);
+int cmd_retractions(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */
 

@@ -610,7 +610,7 @@ static int batch_fn(tr_txn *t, void *ctx)
 			if ((rc = tr_record_open(b->envs[i], b->env_lens[i], rec)) != 0)
 				return rc;
 			rc = tr_txn_add(t, b->envs[i], b->env_lens[i], rec, TR_SOURCE_IMPORT,
-			                &added);
+			                TR_DEPTH_MAX, &added);
 			if (rc == TR_ESCHEMA)
 				snprintf(b->why, sizeof(b->why),
 				         "the signed record is not valid for its kind");

@@ -11,7 +11,7 @@
 static const tr_cmd_help partner_help = {
     "partner", "SUBCOMMAND ...",
     "Manage partner nodes. Subcommands:\n"
-    "  add NAME NODEID --relation upstream|downstream [--endpoint tcp://HOST:PORT]\n"
+    "  add NAME NODEID --relation upstream|downstream [--role ROLE] [--endpoint URL]\n"
     "  list                        all partners\n"
     "  show NAME|NODEID            one partner\n"
     "  pending                     nodes that dialed in and are no partner\n"
@@ -28,7 +28,10 @@ static const tr_cmd_help add_help = {
     "NAME: 1 to 64 of letters, digits, '.', '_' and '-'. --relation says which way the\n"
     "partner stands: upstream (towards the producer, e.g. a distributor's producer) or\n"
     "downstream (towards user firms). --endpoint is where this node dials it; leave it\n"
-    "out for a partner that dials in (a user firm behind a firewall).\n\n"
+    "out for a partner that dials in (a user firm behind a firewall). --role is the\n"
+    "partner's role (producer, distributor or user), which authors' onward terms name;\n"
+    "without it the role follows from this node's own role and the relation (a\n"
+    "distributor's upstream is a producer, its downstream users, ...).\n\n"
     "example:\n  trestle partner add acme-dishwashers "
     "ce47vlm-ldegai7-j7qjmq6-pd7mqiy-d6ek2ur-vg2j3ta-mkeleya-d6cdsds \\\n"
     "      --relation upstream --endpoint tcp://sync.acme.example:7700"};
@@ -78,9 +81,10 @@ static const char *relation_name(int r)
 
 static int partner_add(tr_cli *cli, int argc, char **argv)
 {
-	const char *relation = NULL, *endpoint = NULL;
+	const char *relation = NULL, *endpoint = NULL, *role = NULL;
 	const tr_opt opts[] = {
 	    {"relation", 'r', TR_OPT_STR, &relation, "REL", "upstream or downstream (required)"},
+	    {"role", 0, TR_OPT_STR, &role, "ROLE", "producer, distributor or user"},
 	    {"endpoint", 'e', TR_OPT_STR, &endpoint, "ENDPOINT",
 	     "where to dial it: tcp://HOST:PORT (optional)"},
 	    {0}};
@@ -114,6 +118,9 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 		p.relation = TR_REL_DOWNSTREAM;
 	else
 		return tr_opt_usage_error(&add_help, "--relation must be upstream or downstream");
+	if (role && !(p.role = tr_role_parse(role)))
+		return tr_opt_usage_error(&add_help,
+		                          "--role must be producer, distributor or user");
 	if (endpoint) {
 		int printable = 1;
 		for (const char *e = endpoint; *e; e++)
@@ -131,14 +138,23 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 		return rc;
 	if (!memcmp(p.id, tr_key_public(cli->key), TR_PK_BYTES))
 		return tr_cli_error("%s is this node's own id", pos[1]);
+	if (!p.role) {
+		/* what the relation means for a node of this role */
+		const char *me = cli->config.role;
+		int up = p.relation == TR_REL_UPSTREAM;
+		p.role = !strcmp(me, "distributor") ? (up ? TR_ROLE_PRODUCER : TR_ROLE_USER)
+		         : !strcmp(me, "user")      ? (up ? TR_ROLE_DISTRIBUTOR : 0)
+		         : !strcmp(me, "producer")  ? (up ? 0 : TR_ROLE_DISTRIBUTOR)
+		                                    : 0;
+	}
 	static struct put_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.p = &p;
 	c.action = "partner-add";
 	char fpr[TR_FPR_TEXT_SIZE];
 	tr_fingerprint_format(p.id, fpr);
-	snprintf(c.detail, sizeof(c.detail), "%s %s %s %s", p.name, fpr, relation_name(p.relation),
-	         p.endpoint[0] ? p.endpoint : "-");
+	snprintf(c.detail, sizeof(c.detail), "%s %s %s %s %s", p.name, fpr,
+	         relation_name(p.relation), tr_role_name(p.role), p.endpoint[0] ? p.endpoint : "-");
 	rc = tr_store_write(cli->store, put_fn, &c);
 	if (rc == TR_EEXIST)
 		return tr_cli_error(
@@ -149,7 +165,8 @@ static int partner_add(tr_cli *cli, int argc, char **argv)
 		return tr_cli_error("the partner was not added: %s%s", tr_strerror(rc),
 		                    tr_cli_write_hint(rc));
 	tr_control_kick(cli->home);
-	printf("added partner %s (fingerprint %s, %s)\n", p.name, fpr, relation_name(p.relation));
+	printf("added partner %s (fingerprint %s, %s, role %s)\n", p.name, fpr,
+	       relation_name(p.relation), tr_role_name(p.role));
 	if (c.was_pending) {
 		char when[40];
 		tr_time_short(c.pending.first_ms, when, sizeof(when));
@@ -178,10 +195,10 @@ static json_t *partner_json(const tr_partner *p)
 	tr_nodeid_format(p->id, id);
 	tr_fingerprint_format(p->id, fpr);
 	tr_time_iso(p->added_ms, when, sizeof(when));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name, "id", id,
-	                 "fingerprint", fpr, "relation", relation_name(p->relation), "endpoint",
-	                 p->endpoint, "state", p->suspended ? "suspended" : "active", "added",
-	                 when);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name, "id", id,
+	                 "fingerprint", fpr, "relation", relation_name(p->relation), "role",
+	                 tr_role_name(p->role), "endpoint", p->endpoint, "state",
+	                 p->suspended ? "suspended" : "active", "added", when);
 }
 
 static int list_row(void *ctx, const tr_partner *p)
@@ -297,10 +314,10 @@ static int partner_one(tr_cli *cli, int argc, char **argv, int op)
 		} else {
 			printf(
 			    "name         %s\nnode id      %s\nfingerprint  %s\nrelation     %s\n"
-			    "endpoint     %s\nstate        %s\nadded        %s\n",
+			    "role         %s\nendpoint     %s\nstate        %s\nadded        %s\n",
 			    o.p.name, json_string_value(json_object_get(j, "id")),
 			    json_string_value(json_object_get(j, "fingerprint")),
-			    relation_name(o.p.relation),
+			    relation_name(o.p.relation), tr_role_name(o.p.role),
 			    o.p.endpoint[0] ? o.p.endpoint : "(none: it dials in)",
 			    o.p.suspended ? "suspended" : "active",
 			    json_string_value(json_object_get(j, "added")));

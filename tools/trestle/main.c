@@ -30,7 +30,12 @@ static const struct command {
     {"partner", cmd_partner,
      "pair with partner nodes: add, list, show, pending, ignore, suspend, resume, "
      "remove"},
-    {"policy", cmd_policy, "what is shared with which partner: allow, deny, list"},
+    {"policy", cmd_policy, "what goes to which partner: add, list, show, remove, test"},
+    {"share", cmd_share, "grant one record to a partner (or revoke the grant)"},
+    {"inbox", cmd_inbox, "received records waiting to be forwarded or declined"},
+    {"consent", cmd_consent, "consent to a partner passing this firm's records on"},
+    {"retract", cmd_retract, "take back a record sent to partners"},
+    {"retractions", cmd_retractions, "retractions sent and their receipts"},
     {"status", cmd_status, "is the daemon running, and how is each partner"},
     {"sync", cmd_sync, "ask the daemon to pull from a partner now"},
 };
@@ -43,7 +48,7 @@ static void usage(FILE *out)
 	        "records, shared with partner firms under the firm's own policies.\n\n"
 	        "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n`trestle COMMAND --help` tells more; trestle(1) has it all.\n"
 	             "exit status: 0 ok, 1 error, 2 usage error, 3 daemon not running,\n"
 	             "4 verify found problems, 5 invalid input (nothing imported).\n");
