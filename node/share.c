@@ -802,6 +802,13 @@ static int write_for(tr_txn *t, const char *kind, const uint8_t ref[TR_ID_BYTES]
 	tr_mpw_init(&w);
 	if (!rc)
 		rc = tr_txn_create(t, t->s->key, rec, now_ms, &w, why, sizeof(why));
+	if (rc == TR_ESCHEMA || rc == TR_EREF) {
+		/* this node's own answer does not validate: a bug here, not the partner's;
+		 * what it answers stays unanswered rather than its batch refused */
+		tr_mpw_release(&w);
+		free(rec);
+		return 0;
+	}
 	uint8_t id[TR_ID_BYTES];
 	memcpy(id, rec->id, TR_ID_BYTES);
 	tr_mpw_release(&w);
@@ -999,9 +1006,14 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 	}
 	if (memcmp(r->author, x->author, TR_PK_BYTES) != 0 && rsource != source)
 		goto out; /* neither wrote it nor passed it here: not theirs to retract */
-	if (name_eq(r->kind, "consent") && !memcmp(r->author, x->author, TR_PK_BYTES) &&
-	    (rc = consent_withdrawn(t, r->author, r->id)) != 0)
+	if (name_eq(r->kind, "consent") && !memcmp(r->author, x->author, TR_PK_BYTES)) {
+		/* a consent withdrawn by its author: it ends at once; what was consented
+		 * to, and when, stays on record here */
+		const char *kv[] = {"result", "noted"};
+		if ((rc = consent_withdrawn(t, r->author, r->id)) == 0)
+			rc = write_for(t, "receipt", xid, source, kv, 2, now);
 		goto out;
+	}
 	uint32_t bits = 0;
 	int whole = !(fl && fl->disclosed && fl->value.type == TR_VAL_STR && fl->value.s.n);
 	for (size_t i = 0; i < r->nfields; i++) {
@@ -1429,7 +1441,20 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 	if ((rc = decide(t, p, rec, posb, source, flags & REC_DEPTH_MASK, &d)) != 0)
 		return store_map_err(rc);
 	if (!d.allowed) {
-		snprintf(why, whylen, "it cannot go to %s: %s", p->name, tr_share_why(d.why));
+		/* and where it could go: the partners its terms and consent allow */
+		char ok[300] = "";
+		size_t o = 0;
+		for (size_t i = 0; i < t->rules->npartners && o < sizeof(ok); i++) {
+			decision e;
+			if (i == pi || (rc = decide(t, &t->rules->partners[i], rec, posb, source,
+			                            flags & REC_DEPTH_MASK, &e)) != 0)
+				continue;
+			if (e.allowed || e.why == TR_SHARE_NO_RULE)
+				o += (size_t)snprintf(ok + o, sizeof(ok) - o, "%s%s", o ? ", " : "",
+				                      t->rules->partners[i].name);
+		}
+		snprintf(why, whylen, "it cannot go to %s: %s; %s%s", p->name, tr_share_why(d.why),
+		         o ? "it may go to: " : "it may go to no other partner of this node", ok);
 		return TR_EPERM;
 	}
 	if (nfields && (bits & d.blocked)) {

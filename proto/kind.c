@@ -106,9 +106,9 @@ static const tr_field_spec retraction_fields[] = {
     TEXT("reason", 0, 8000, "why the record is withdrawn"),
     STR("fields", 0, 1000, "the fields withdrawn (comma list); absent: the whole body"),
     STR("to", 0, 64, "node id of the one recipient it is for; absent: every holder"), END};
-static const char *const results[] = {"deleted", "not_held", NULL};
-static const tr_field_spec receipt_fields[] = {ENUM("result", 1, results, "deleted or not_held"),
-                                               END};
+static const char *const results[] = {"deleted", "not_held", "noted", NULL};
+static const tr_field_spec receipt_fields[] = {
+    ENUM("result", 1, results, "deleted, not_held, or noted (a consent withdrawn)"), END};
 
 static const char *const k_account[] = {"account", NULL};
 static const char *const k_test_request[] = {"test_request", NULL};

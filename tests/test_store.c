@@ -1880,6 +1880,194 @@ static void test_allow_grows(const tr_key *key, const tr_key *other)
 	tr_store_close(&s);
 }
 
+/* ---- rules: fields, conditions, widening sends only what is new ---- */
+
+struct rule_ctx {
+	tr_rule r;
+	uint64_t backfilled, narrowed, retracted, tested;
+	uint32_t remove;
+	int rc;
+	char why[400];
+	uint8_t id[TR_ID_BYTES];
+	uint32_t partner;
+	size_t disclosed[16], n;
+};
+
+static int rule_add_fn(tr_txn *t, void *ctx)
+{
+	struct rule_ctx *c = ctx;
+	return tr_txn_rule_add(t, &c->r, 1000, &c->backfilled, c->why, sizeof(c->why));
+}
+
+static int rule_remove_fn(tr_txn *t, void *ctx)
+{
+	struct rule_ctx *c = ctx;
+	return tr_txn_rule_remove(t, c->remove, 0, 1000, &c->narrowed, &c->retracted);
+}
+
+static int tested_cb(void *ctx, const tr_hit *h, uint32_t give, int queued, uint32_t had)
+{
+	(void)h;
+	(void)give;
+	(void)queued;
+	(void)had;
+	((struct rule_ctx *)ctx)->tested++;
+	return 0;
+}
+
+static int rule_test_fn(tr_txn *t, void *ctx)
+{
+	struct rule_ctx *c = ctx;
+	c->tested = 0;
+	return tr_txn_policy_test(t, c->partner, NULL, tested_cb, c);
+}
+
+static int fields_cb(void *ctx, unsigned depth, const uint8_t *env, size_t len)
+{
+	struct rule_ctx *c = ctx;
+	tr_record rec;
+	(void)depth;
+	CHECK_INT(tr_record_open(env, len, &rec), 0);
+	size_t d = 0;
+	for (size_t i = 0; i < rec.nfields; i++)
+		d += rec.fields[i].disclosed != 0;
+	if (c->n < 16)
+		c->disclosed[c->n++] = d;
+	CHECK(!memmem(env, len, "Customer", 8) || d == rec.nfields);
+	return 0;
+}
+
+static int fields_fn(tr_txn *t, void *ctx)
+{
+	struct rule_ctx *c = ctx;
+	uint64_t next;
+	int more;
+	c->n = 0;
+	return tr_txn_out_read(t, c->partner, 0, 100, 1u << 20, fields_cb, c, &next, &more);
+}
+
+static int grant_fn(tr_txn *t, void *ctx)
+{
+	struct rule_ctx *c = ctx;
+	return tr_txn_grant(t, c->partner, c->id, NULL, 0, c->why, sizeof(c->why));
+}
+
+static void test_rules(const tr_key *key, const tr_key *other)
+{
+	char dir[512];
+	tr_store *s = NULL;
+	make_dir(dir, sizeof(dir), "rules");
+	CHECK_INT(tr_store_open(dir, TR_STORE_CREATE, tr_key_public(key), &s), 0);
+	if (!s)
+		return;
+	static tr_partner acme, cafe;
+	memset(&acme, 0, sizeof(acme));
+	memset(&cafe, 0, sizeof(cafe));
+	tr_key *third = NULL;
+	CHECK_INT(tr_key_new(&third), 0);
+	memcpy(acme.id, tr_key_public(other), TR_PK_BYTES);
+	snprintf(acme.name, sizeof(acme.name), "acme");
+	acme.relation = TR_REL_UPSTREAM;
+	acme.role = TR_ROLE_PRODUCER;
+	memcpy(cafe.id, tr_key_public(third), TR_PK_BYTES);
+	snprintf(cafe.name, sizeof(cafe.name), "cafe");
+	cafe.relation = TR_REL_DOWNSTREAM;
+	cafe.role = TR_ROLE_USER;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &acme), 0);
+	CHECK_INT(tr_store_write(s, partner_put_fn, &cafe), 0);
+
+	/* five claims of this node: three about DW-X, two about DW-Y */
+	struct mk m[5];
+	for (int i = 0; i < 5; i++)
+		mk_set(&m[i], "claim", (uint64_t)(100 + i), "product", i < 3 ? "DW-X" : "DW-Y",
+		       "problem", "leak", "opened", "2026-03-01", "customer", "Customer AB", NULL);
+	CHECK_INT(create(s, key, m, 5, NULL, 0), 0);
+
+	/* DW-X claims, product and problem only */
+	struct rule_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.r.partner = acme.index;
+	snprintf(c.r.kind, sizeof(c.r.kind), "claim");
+	c.r.nfields = 2;
+	snprintf(c.r.fields[0], sizeof(c.r.fields[0]), "product");
+	snprintf(c.r.fields[1], sizeof(c.r.fields[1]), "problem");
+	CHECK_INT(tr_cond_parse("product=DW-X", &c.r.conds[0], c.why, sizeof(c.why)), 0);
+	c.r.nconds = 1;
+	CHECK_INT(tr_store_write(s, rule_add_fn, &c), 0);
+	CHECK_INT(c.backfilled, 3);
+	CHECK_INT(c.r.id, 1);
+	c.partner = acme.index;
+	CHECK_INT(tr_store_read(s, fields_fn, &c), 0);
+	CHECK_INT(c.n, 3);
+	CHECK_INT(c.disclosed[0], 2); /* customer and opened travel as digests */
+	/* DW-Y too: only the two new ones are queued */
+	CHECK_INT(tr_cond_parse("product=DW-Y|DW-Z", &c.r.conds[0], c.why, sizeof(c.why)), 0);
+	CHECK_INT(tr_store_write(s, rule_add_fn, &c), 0);
+	CHECK_INT(c.backfilled, 2);
+	CHECK_INT(head_of(s, acme.index), 5);
+	/* DW-X and DW-Y with all fields: all five again, now in full */
+	c.r.all_fields = 1;
+	c.r.nfields = 0;
+	CHECK_INT(tr_cond_parse("product=DW-?", &c.r.conds[0], c.why, sizeof(c.why)), 0);
+	CHECK_INT(tr_cond_parse("problem=*ea*", &c.r.conds[1], c.why, sizeof(c.why)), 0);
+	c.r.nconds = 2;
+	CHECK_INT(tr_store_write(s, rule_add_fn, &c), 0);
+	CHECK_INT(c.backfilled, 5);
+	CHECK_INT(head_of(s, acme.index), 10);
+	CHECK_INT(tr_store_read(s, fields_fn, &c), 0);
+	CHECK_INT(c.n, 10);
+	CHECK_INT(c.disclosed[0], 4);
+	/* a dry run lists what acme gets */
+	CHECK_INT(tr_store_read(s, rule_test_fn, &c), 0);
+	CHECK_INT(c.tested, 5);
+	/* removing the wide rule narrows them all at once */
+	c.remove = c.r.id;
+	CHECK_INT(tr_store_write(s, rule_remove_fn, &c), 0);
+	CHECK_INT(c.narrowed, 5);
+	CHECK_INT(tr_store_read(s, fields_fn, &c), 0);
+	CHECK_INT(c.disclosed[0], 2);
+	c.remove = 99;
+	CHECK_INT(tr_store_write(s, rule_remove_fn, &c), TR_ENOTFOUND);
+
+	/* bad rules are refused with the reason, and change nothing */
+	c.r.nconds = 1;
+	CHECK_INT(tr_cond_parse("colour=red", &c.r.conds[0], c.why, sizeof(c.why)), 0);
+	CHECK_INT(tr_store_write(s, rule_add_fn, &c), TR_EINVAL);
+	CHECK(strstr(c.why, "does not have") != NULL);
+	CHECK_INT(tr_cond_parse("product", &c.r.conds[0], c.why, sizeof(c.why)), TR_EINVAL);
+	CHECK(strstr(c.why, "FIELD=PATTERN") != NULL);
+	CHECK_INT(tr_cond_parse("product=", &c.r.conds[0], c.why, sizeof(c.why)), TR_EINVAL);
+	c.r.nconds = 0;
+	snprintf(c.r.kind, sizeof(c.r.kind), "receipt");
+	CHECK_INT(tr_store_write(s, rule_add_fn, &c), TR_EINVAL);
+	CHECK_INT(head_of(s, acme.index), 10);
+
+	/* a user firm's idea for its first partner only: no grant sends it further */
+	tr_record rec;
+	tr_mpw w;
+	struct add_ctx a;
+	tr_record_init(&rec);
+	rec.kind.p = "idea";
+	rec.kind.n = 4;
+	rec.seq = 1;
+	rec.created_ms = 5000;
+	tr_record_add_str(&rec, "title", "t", 1);
+	tr_record_add_str(&rec, "text", "x", 1);
+	tr_mpw_init(&w);
+	CHECK_INT(tr_record_seal(&rec, third, &w), 0);
+	CHECK_INT(add_depth(s, tr_mpw_data(&w), tr_mpw_size(&w), cafe.index, 1, &a), 0);
+	tr_mpw_release(&w);
+	memcpy(c.id, rec.id, TR_ID_BYTES);
+	c.partner = acme.index;
+	CHECK_INT(tr_store_write(s, grant_fn, &c), TR_EPERM);
+	CHECK(strstr(c.why, "travel that far") != NULL);
+	CHECK(strstr(c.why, "no other partner") != NULL);
+	CHECK_INT(head_of(s, acme.index), 10);
+
+	tr_key_destroy(&third);
+	tr_store_close(&s);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1906,6 +2094,7 @@ int main(void)
 	test_grow(key);
 	test_two_processes(key);
 	test_sharing(key, other);
+	test_rules(key, other);
 	test_upgrade(key);
 	test_allow_grows(key, other);
 

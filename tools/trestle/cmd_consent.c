@@ -208,7 +208,8 @@ static int list_row(void *vctx, const tr_hit *h)
 	field_text(rec, "scope", scope, sizeof(scope));
 	field_text(rec, "grantee", grantee, sizeof(grantee));
 	field_text(rec, "until", until, sizeof(until));
-	if (!given && (tr_nodeid_parse(grantee, gk) || memcmp(gk, c->self, TR_PK_BYTES)))
+	if (!given && grantee[0] &&
+	    (tr_nodeid_parse(grantee, gk) || memcmp(gk, c->self, TR_PK_BYTES)))
 		return 0; /* a consent for another node, passed here: not ours to list */
 	/* the other side: who it was given to, or who gave it */
 	tr_partner p;
