@@ -650,12 +650,19 @@ static int merge(tr_txn *t, const uint8_t posb[8], const tr_record *rec, unsigne
 	int rc = store_rec_at(t, posb, &env0, &len0, &source, &flags);
 	if (rc)
 		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc;
+	/* decoded from a copy: the rewrite below may move the map's bytes under it */
 	tr_record *old = malloc(sizeof(*old));
-	if (!old)
-		return ENOMEM;
-	int more = 0, nearer = depth < (flags & REC_DEPTH_MASK);
-	if (tr_record_decode(env0, len0, old) != 0 || old->nfields != rec->nfields) {
+	uint8_t *copy = malloc(len0 ? len0 : 1);
+	if (!old || !copy) {
 		free(old);
+		free(copy);
+		return ENOMEM;
+	}
+	memcpy(copy, env0, len0);
+	int more = 0, nearer = depth < (flags & REC_DEPTH_MASK);
+	if (tr_record_decode(copy, len0, old) != 0 || old->nfields != rec->nfields) {
+		free(old);
+		free(copy);
 		return TR_ECORRUPT;
 	}
 	for (size_t i = 0; i < rec->nfields; i++)
@@ -681,6 +688,7 @@ static int merge(tr_txn *t, const uint8_t posb[8], const tr_record *rec, unsigne
 			rc = share_stored(t, posb, old, source, flags & REC_DEPTH_MASK, 0);
 	}
 	free(old);
+	free(copy);
 	return rc;
 }
 

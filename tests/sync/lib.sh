@@ -427,3 +427,59 @@ logs_clean() {
 		fi
 	done
 }
+
+# ---- appended for test_model.sh ----
+#   quiet_sig NAME...        one line per NAME: a digest of its `record list --json`;
+#                            prints nothing (status 1) unless every NAME's daemon has all
+#                            its partners connected and nothing left to send to any
+#   quiesce SECS NAME...     until quiet_sig is the same for a second on end (0), or SECS
+#                            pass (1)
+#   tap_merge FILE           prints FILE's lines and counts its "ok - " / "not ok - " lines
+#                            into the score
+
+quiet_sig() {
+	local n sig
+	for n in "$@"; do
+		"$T" --home "$TMP/$n" status --json 2>/dev/null | py 'import json,sys
+try:
+    d = json.load(sys.stdin)
+except Exception:
+    sys.exit(1)
+sys.exit(0 if all(p.get("connected") and p.get("to_send") == 0
+                  for p in d.get("partners", [])) else 1)' || return 1
+		sig=$("$T" --home "$TMP/$n" record list --json 2>/dev/null | md5sum) || return 1
+		echo "$n $sig"
+	done
+}
+
+quiesce() {
+	local end last="" since sig
+	end=$((SECONDS + $1))
+	shift
+	since=$(now_ms)
+	while [ $SECONDS -lt $end ]; do
+		if sig=$(quiet_sig "$@") && [ -n "$sig" ]; then
+			if [ "$sig" = "$last" ]; then
+				[ $(($(now_ms) - since)) -ge 1000 ] && return 0
+			else
+				last=$sig
+				since=$(now_ms)
+			fi
+		else
+			last=""
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+tap_merge() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) PASS=$((PASS + 1)) ;;
+		"not ok - "*) FAIL=$((FAIL + 1)) ;;
+		esac
+		printf '%s\n' "$line"
+	done <"$1"
+}
