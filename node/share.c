@@ -46,6 +46,15 @@ static uint32_t all_bits(const tr_record *rec)
 	return rec->nfields >= 32 ? ALL_FIELDS : ((1u << rec->nfields) - 1);
 }
 
+static uint32_t disclosed_bits(const tr_record *rec)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < rec->nfields; i++)
+		if (rec->fields[i].disclosed)
+			m |= 1u << i;
+	return m;
+}
+
 static int name_eq(tr_str a, const char *b)
 {
 	return tr_str_eq(a, b);
@@ -570,17 +579,49 @@ static int came_from(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t partner)
 	return store_rec_at(t, v.mv_data, NULL, NULL, &source, NULL) == 0 && source == partner;
 }
 
-static int grant_get(tr_txn *t, uint32_t partner, const uint8_t posb[8], uint32_t *mask)
+/* A grant entry: the fields the admin granted the partner (has: there is a grant), and
+ * the fields this node retracted from it, which no rule sends it again. */
+typedef struct grant_entry {
+	int has;
+	uint32_t fields, withheld;
+} grant_entry;
+
+static int grant_get(tr_txn *t, uint32_t partner, const uint8_t posb[8], grant_entry *g)
 {
 	uint8_t key[12];
 	put_be32(key, partner);
 	memcpy(key + 4, posb, 8);
 	MDB_val k = {12, key}, v;
+	memset(g, 0, sizeof(*g));
 	int rc = mdb_get(t->txn, t->s->dbi[DB_GRANTS], &k, &v);
 	if (rc)
 		return rc;
-	*mask = v.mv_size == 4 ? get_be32(v.mv_data) : 0;
+	if (v.mv_size == 9) {
+		g->fields = get_be32(v.mv_data);
+		g->withheld = get_be32((const uint8_t *)v.mv_data + 4);
+		g->has = ((const uint8_t *)v.mv_data)[8] != 0;
+	} else if (v.mv_size == 4) {
+		g->fields = get_be32(v.mv_data);
+		g->has = 1;
+	} else
+		return TR_ECORRUPT;
 	return 0;
+}
+
+static int grant_put(tr_txn *t, uint32_t partner, const uint8_t posb[8], const grant_entry *g)
+{
+	uint8_t key[12], val[9];
+	put_be32(key, partner);
+	memcpy(key + 4, posb, 8);
+	MDB_val k = {12, key}, v = {9, val};
+	if (!g->has && !g->withheld) {
+		int rc = mdb_del(t->txn, t->s->dbi[DB_GRANTS], &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	put_be32(val, g->has ? g->fields : 0);
+	put_be32(val + 4, g->withheld);
+	val[8] = g->has ? 1 : 0;
+	return mdb_put(t->txn, t->s->dbi[DB_GRANTS], &k, &v, 0);
 }
 
 static int rule_matches(tr_txn *t, const tr_rule *r, const tr_partner *p, const tr_record *rec,
@@ -645,7 +686,9 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 					d->blocked |= 1u << i;
 	}
 	int matched = 0;
-	uint32_t mask = 0, g;
+	uint32_t mask = 0;
+	grant_entry g;
+	memset(&g, 0, sizeof(g));
 	if (!grant_only(rec)) {
 		const struct share_rules *r = t->rules;
 		for (size_t i = 0; i < r->nrules; i++)
@@ -660,10 +703,10 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 	}
 	if (posb) {
 		int rc = grant_get(t, p->index, posb, &g);
-		if (rc == 0) {
+		if (rc == 0 && g.has) {
 			matched = 1;
-			mask |= g;
-		} else if (rc != MDB_NOTFOUND)
+			mask |= g.fields;
+		} else if (rc && rc != MDB_NOTFOUND)
 			return rc;
 	}
 	if (!matched) {
@@ -671,7 +714,8 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 		return 0;
 	}
 	d->allowed = 1;
-	d->fields = mask & all_bits(rec) & ~d->blocked;
+	/* only what this node holds can go; never what it retracted from the partner */
+	d->fields = mask & disclosed_bits(rec) & ~d->blocked & ~g.withheld;
 	return 0;
 }
 
@@ -818,13 +862,10 @@ static int write_for(tr_txn *t, const char *kind, const uint8_t ref[TR_ID_BYTES]
 	MDB_val k = {TR_ID_BYTES, id}, v;
 	if ((rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v)) != 0)
 		return rc;
-	uint8_t posb[8], gk[12], all[4];
+	uint8_t posb[8];
+	grant_entry g = {1, ALL_FIELDS, 0};
 	memcpy(posb, v.mv_data, 8);
-	put_be32(gk, partner);
-	memcpy(gk + 4, posb, 8);
-	put_be32(all, ALL_FIELDS);
-	MDB_val k2 = {12, gk}, v2 = {4, all};
-	if ((rc = mdb_put(t->txn, t->s->dbi[DB_GRANTS], &k2, &v2, 0)) != 0)
+	if ((rc = grant_put(t, partner, posb, &g)) != 0)
 		return rc;
 	size_t pi;
 	if ((rc = partner_slot(t, partner, &pi)) != 0)
@@ -1041,6 +1082,7 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 	if (!rc)
 		rc = store_rec_rewrite(t, posb, tr_mpw_data(&w), tr_mpw_size(&w),
 		                       (uint8_t)(flags | REC_RETRACTED));
+	t->s->scrub = 1; /* the deleted bytes stay in freed pages until compacted */
 	tr_mpw_release(&w);
 	if (!rc && prod_gone && prod->value.type == TR_VAL_STR && prod->value.s.n &&
 	    prod->value.s.n <= 511) {
@@ -1062,10 +1104,11 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 			rc = 0;
 			continue;
 		}
+		/* whatever the rules say now: it may hold what an older rule sent it */
 		if (!rc)
 			rc = outset_put(t, pidx, posb, q, had & ~bits);
-		if (!rc && (had & bits))
-			rc = retract_for(t, r, pidx, whole, bits & had, "passed on", now);
+		if (!rc)
+			rc = retract_for(t, r, pidx, whole, bits, "passed on", now);
 	}
 	if (!rc) {
 		const char *kv[] = {"result", "deleted"};
@@ -1162,6 +1205,27 @@ int tr_txn_rule_add(tr_txn *t, tr_rule *r, uint64_t now_ms, uint64_t *backfilled
 	return store_map_err(backfill(t, pi, r->kind, backfilled));
 }
 
+int tr_txn_share_refresh(tr_txn *t, uint32_t partner, uint64_t *queued)
+{
+	size_t pi;
+	*queued = 0;
+	share_rules_free(t); /* the partner may have changed in this transaction */
+	int rc = partner_slot(t, partner, &pi);
+	for (size_t i = 0; !rc && i < t->rules->nrules; i++) {
+		const tr_rule *r = &t->rules->rules[i];
+		size_t j;
+		if (r->partner != partner)
+			continue;
+		for (j = 0; j < i; j++) /* each kind once */
+			if (t->rules->rules[j].partner == partner &&
+			    !strcmp(t->rules->rules[j].kind, r->kind))
+				break;
+		if (j == i)
+			rc = backfill(t, pi, r->kind, queued);
+	}
+	return store_map_err(rc);
+}
+
 int tr_txn_rule_get(tr_txn *t, uint32_t id, tr_rule *r)
 {
 	uint8_t kb[4];
@@ -1256,8 +1320,11 @@ static int narrow_partner(tr_txn *t, uint32_t partner, const char *kind, const u
 	}
 	tr_record *rec = malloc(sizeof(*rec));
 	uint8_t *copy = malloc(TR_MAX_RECORD_BYTES);
+	uint64_t acked = 0;
 	if (!rec || !copy)
 		rc = rc ? rc : ENOMEM;
+	if (!rc)
+		rc = tr_txn_acked_get(t, partner, &acked);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const uint8_t *env;
 		size_t len;
@@ -1286,7 +1353,10 @@ static int narrow_partner(tr_txn *t, uint32_t partner, const char *kind, const u
 			continue;
 		if (narrowed)
 			(*narrowed)++;
-		if ((rc = outset_put(t, partner, list[i].posb, list[i].q, list[i].had & keep)) != 0)
+		/* what the partner pulled already it holds, unless it is retracted; what it did
+		 * not pull yet it will get narrowed, so widening again must queue it again */
+		if ((retract || list[i].q > acked) &&
+		    (rc = outset_put(t, partner, list[i].posb, list[i].q, list[i].had & keep)) != 0)
 			break;
 		if (retract) {
 			rc = retract_for(t, rec, partner, !d.allowed, lost,
@@ -1410,10 +1480,10 @@ static int names_bits(const tr_record *rec, const char fields[][TR_MAX_NAME + 1]
 int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
                  const char fields[][TR_MAX_NAME + 1], size_t nfields, char *why, size_t whylen)
 {
-	uint8_t posb[8], gk[12], gb[4];
+	uint8_t posb[8];
 	const uint8_t *env;
 	size_t len, pi;
-	uint32_t source, bits, had = 0;
+	uint32_t source, bits;
 	uint8_t flags;
 	decision d;
 	int rc = record_pos(t, id, posb);
@@ -1428,14 +1498,13 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 		return TR_ECORRUPT;
 	if ((rc = names_bits(rec, fields, nfields, &bits, why, whylen)) != 0)
 		return rc;
-	if (grant_get(t, partner, posb, &had) == 0)
-		bits |= had;
-	put_be32(gk, partner);
-	memcpy(gk + 4, posb, 8);
-	put_be32(gb, bits);
-	MDB_val k = {12, gk}, v = {4, gb};
-	if ((rc = mdb_put(t->txn, t->s->dbi[DB_GRANTS], &k, &v, 0)) != 0 ||
-	    (rc = bump_version(t)) != 0)
+	grant_entry g;
+	if ((rc = grant_get(t, partner, posb, &g)) != 0 && rc != MDB_NOTFOUND)
+		return store_map_err(rc);
+	g.fields = (g.has ? g.fields : 0) | bits;
+	g.has = 1;
+	g.withheld &= ~bits; /* granting a field again lifts its retraction */
+	if ((rc = grant_put(t, partner, posb, &g)) != 0 || (rc = bump_version(t)) != 0)
 		return store_map_err(rc);
 	const tr_partner *p = &t->rules->partners[pi];
 	if ((rc = decide(t, p, rec, posb, source, flags & REC_DEPTH_MASK, &d)) != 0)
@@ -1474,17 +1543,19 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 int tr_txn_grant_revoke(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES], int retract,
                         uint64_t now_ms, uint64_t *retracted)
 {
-	uint8_t posb[8], gk[12];
+	uint8_t posb[8];
 	uint64_t narrowed = 0;
 	*retracted = 0;
 	int rc = record_pos(t, id, posb);
 	if (rc)
 		return rc;
-	put_be32(gk, partner);
-	memcpy(gk + 4, posb, 8);
-	MDB_val k = {12, gk};
-	if ((rc = mdb_del(t->txn, t->s->dbi[DB_GRANTS], &k, NULL)) != 0 ||
-	    (rc = bump_version(t)) != 0)
+	grant_entry g;
+	if ((rc = grant_get(t, partner, posb, &g)) != 0)
+		return store_map_err(rc);
+	if (!g.has)
+		return TR_ENOTFOUND;
+	g.has = 0;
+	if ((rc = grant_put(t, partner, posb, &g)) != 0 || (rc = bump_version(t)) != 0)
 		return store_map_err(rc);
 	share_rules_free(t);
 	return store_map_err(
@@ -1602,6 +1673,14 @@ int tr_txn_retract(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t partner, c
 		}
 		if (!rc)
 			rc = outset_put(t, pidx, posb, q, fields ? had & ~bits : 0);
+		/* no rule sends it what was retracted again; a new grant of it does */
+		grant_entry g;
+		if (!rc && (rc = grant_get(t, pidx, posb, &g)) == MDB_NOTFOUND)
+			rc = 0;
+		if (!rc) {
+			g.withheld |= fields ? bits : ALL_FIELDS;
+			rc = grant_put(t, pidx, posb, &g);
+		}
 		if (!rc)
 			rc = retract_for(t, rec, pidx, !fields, bits, reason, now_ms);
 		if (!rc)
@@ -1713,16 +1792,57 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 	return store_map_err(rc == MDB_NOTFOUND ? 0 : rc);
 }
 
+struct test_run {
+	size_t pi;
+	uint64_t acked;
+	const char *const *kinds; /* visited through the kind index */
+	size_t nk;
+	int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int held, uint32_t had);
+	void *ctx;
+};
+
+/* One record of the dry run. skip_kinds: a record reached through a grant whose kind
+ * the kind index walk lists already. */
+static int test_one(tr_txn *t, const struct test_run *r, const uint8_t posb[8], int skip_kinds)
+{
+	tr_hit h;
+	uint8_t flags;
+	decision d;
+	uint32_t had = 0, partner = t->rules->partners[r->pi].index;
+	uint64_t q = 0;
+	h.pos = get_be64(posb);
+	int rc = store_rec_at(t, posb, &h.env, &h.len, &h.source, &flags);
+	if (rc)
+		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc;
+	h.rec = &t->scratch_rec;
+	if (tr_record_decode(h.env, h.len, h.rec) != 0)
+		return TR_ECORRUPT;
+	for (size_t j = 0; skip_kinds && j < r->nk; j++)
+		if (name_eq(h.rec->kind, r->kinds[j]))
+			return 0;
+	if ((rc = decide(t, &t->rules->partners[r->pi], h.rec, posb, h.source,
+	                 flags & REC_DEPTH_MASK, &d)) != 0 ||
+	    !d.allowed)
+		return rc;
+	/* it holds the record if it pulled past the queue entry (the latest one for it) */
+	int held = outset_get(t, partner, posb, &q, &had) == 0 && q <= r->acked;
+	return r->cb(r->ctx, &h, d.fields, held, held ? had & all_bits(h.rec) : 0);
+}
+
 int tr_txn_policy_test(tr_txn *t, uint32_t partner, const tr_rule *extra,
-                       int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int queued,
-                                 uint32_t had),
+                       int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int held, uint32_t had),
                        void *ctx)
 {
 	size_t pi, nk = 0;
 	const char *kinds[64];
+	MDB_cursor *c;
+	MDB_val k, v;
 	int rc = partner_slot(t, partner, &pi);
 	if (rc)
 		return store_map_err(rc);
+	struct test_run run = {pi, 0, kinds, 0, cb, ctx};
+	if ((rc = tr_txn_acked_get(t, partner, &run.acked)) != 0)
+		return rc;
 	t->rules->extra = extra;
 	for (size_t i = 0; i <= t->rules->nrules; i++) {
 		const tr_rule *r = i < t->rules->nrules ? &t->rules->rules[i] : extra;
@@ -1734,37 +1854,36 @@ int tr_txn_policy_test(tr_txn *t, uint32_t partner, const tr_rule *extra,
 		if (j == nk && nk < 64)
 			kinds[nk++] = r->kind;
 	}
+	run.nk = nk;
+	/* the kinds its rules name, through the kind index */
 	for (size_t j = 0; j < nk && !rc; j++) {
-		MDB_cursor *c;
 		MDB_val kk = {strlen(kinds[j]), (void *)kinds[j]}, pv;
 		if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c)) != 0)
 			break;
 		for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
 		     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
-			tr_hit h;
-			uint8_t flags;
-			decision d;
-			uint32_t had = 0;
 			if (pv.mv_size != 8) {
 				rc = TR_ECORRUPT;
 				break;
 			}
-			h.pos = get_be64(pv.mv_data);
-			if ((rc = store_rec_at(t, pv.mv_data, &h.env, &h.len, &h.source, &flags)) !=
-			    0)
+			if ((rc = test_one(t, &run, pv.mv_data, 0)) != 0)
 				break;
-			h.rec = &t->scratch_rec;
-			if (tr_record_decode(h.env, h.len, h.rec) != 0) {
-				rc = TR_ECORRUPT;
+		}
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	/* and the records granted to it, of other kinds */
+	uint8_t pb[4];
+	put_be32(pb, partner);
+	if (!rc && (rc = mdb_cursor_open(t->txn, t->s->dbi[DB_GRANTS], &c)) == 0) {
+		k.mv_size = 4;
+		k.mv_data = pb;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 12 || memcmp(k.mv_data, pb, 4))
 				break;
-			}
-			if ((rc = decide(t, &t->rules->partners[pi], h.rec, pv.mv_data, h.source,
-			                 flags & REC_DEPTH_MASK, &d)) != 0)
-				break;
-			if (!d.allowed)
-				continue;
-			int q = outset_get(t, partner, pv.mv_data, NULL, &had) == 0;
-			if ((rc = cb(ctx, &h, d.fields, q, q ? had & all_bits(h.rec) : 0)) != 0)
+			if ((rc = test_one(t, &run, (const uint8_t *)k.mv_data + 4, 1)) != 0)
 				break;
 		}
 		mdb_cursor_close(c);

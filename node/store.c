@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -368,6 +369,7 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 	if (!s)
 		return ENOMEM;
 	*out = s; /* so the caller can read the detail even on failure */
+	s->lockfd = -1;
 	snprintf(s->path, sizeof(s->path), "%s", dir);
 	char file[4200];
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
@@ -395,6 +397,15 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 		detail(s, "%s already holds a store", dir);
 		return TR_EEXIST;
 	}
+	/* held shared while the store is open in this process: `compact` swaps the file
+	 * only when it gets it exclusive, that is when no other process has it open */
+	char lockf[4200];
+	snprintf(lockf, sizeof(lockf), "%s/compact.lock", dir);
+	s->lockfd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd >= 0 && flock(s->lockfd, LOCK_SH) != 0) {
+		close(s->lockfd);
+		s->lockfd = -1;
+	}
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto fail;
 	mdb_env_set_maxdbs(s->env, DB_COUNT + 2);
@@ -408,6 +419,7 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 	 * cache with neighbours (LMDB recommends it for stores that may outgrow RAM) */
 	unsigned envflags =
 	    MDB_NOTLS | MDB_NORDAHEAD | ((flags & TR_STORE_RDONLY) ? MDB_RDONLY : 0);
+	s->envflags = envflags;
 	rc = mdb_env_open(s->env, dir, envflags, 0600);
 	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
 		detail(s,
@@ -463,6 +475,8 @@ void tr_store_close(tr_store **s)
 		return;
 	if ((*s)->env)
 		mdb_env_close((*s)->env);
+	if ((*s)->lockfd >= 0)
+		close((*s)->lockfd);
 	free(*s);
 	*s = NULL;
 }
@@ -583,6 +597,83 @@ int tr_store_new_epoch(tr_store *s)
 		return final_err(rc);
 	}
 	return final_err(mdb_txn_commit(txn));
+}
+
+int tr_store_needs_compact(const tr_store *s)
+{
+	return s->scrub;
+}
+
+/* Reopens the environment on the (new) file, as tr_store_open left it. */
+static int reopen(tr_store *s, size_t mapsize)
+{
+	MDB_txn *txn;
+	int rc = mdb_env_create(&s->env);
+	if (rc)
+		return rc;
+	mdb_env_set_maxdbs(s->env, DB_COUNT + 2);
+	mdb_env_set_maxreaders(s->env, 126);
+	mdb_env_set_mapsize(s->env, mapsize);
+	if ((rc = mdb_env_open(s->env, s->path, s->envflags, 0600)) != 0 ||
+	    (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rc;
+	if ((rc = open_dbs(s, txn, 0, DB_COUNT)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn); /* keeps the dbi handles */
+}
+
+int tr_store_compact(tr_store *s, int *done)
+{
+	char file[4200], tmp[4200];
+	MDB_envinfo info;
+	*done = 0;
+	if (s->lockfd < 0 || (s->envflags & MDB_RDONLY))
+		return TR_EBUSY;
+	/* converting the lock lets go of the shared one first: take it back if another
+	 * process has the store open */
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		flock(s->lockfd, LOCK_SH);
+		return e == EWOULDBLOCK ? TR_EBUSY : e;
+	}
+	snprintf(file, sizeof(file), "%s/data.mdb", s->path);
+	snprintf(tmp, sizeof(tmp), "%s/data.mdb.compact", s->path);
+	unlink(tmp); /* a copy a crash left behind */
+	int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		rc = errno;
+	if (!rc)
+		rc = store_map_err(mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT));
+	if (fd >= 0 && !rc && fsync(fd) != 0)
+		rc = errno;
+	if (fd >= 0 && close(fd) != 0 && !rc)
+		rc = errno;
+	if (!rc && (rc = mdb_env_info(s->env, &info)) == 0) {
+		/* the copy holds every committed record and none of the freed pages; nothing
+		 * else has the store open, and this process writes nothing until it returns */
+		mdb_env_close(s->env);
+		s->env = NULL;
+		if (rename(tmp, file) != 0)
+			rc = errno;
+		else {
+			int dfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0) {
+				fsync(dfd);
+				close(dfd);
+			}
+			*done = 1;
+			s->scrub = 0;
+		}
+		int r2 = reopen(s, info.me_mapsize);
+		if (!rc)
+			rc = r2;
+	}
+	if (rc)
+		unlink(tmp);
+	flock(s->lockfd, LOCK_SH);
+	return final_err(rc);
 }
 
 void tr_store_set_key(tr_store *s, const tr_key *key)
@@ -1631,6 +1722,42 @@ int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st)
 	put_be64(vb + 8, st->epoch);
 	put_be64(vb + 16, st->received);
 	MDB_val k = {4, kb}, v = {24, vb};
+	return store_map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
+}
+
+uint64_t tr_store_queue_epoch(const tr_store *s, uint32_t partner)
+{
+	uint64_t e = s->epoch ^ ((uint64_t)partner * 0x9e3779b97f4a7c15ull);
+	return e ? e : 1;
+}
+
+int tr_txn_acked_get(tr_txn *t, uint32_t partner, uint64_t *pos)
+{
+	uint8_t kb[5];
+	put_be32(kb, partner);
+	kb[4] = 'a';
+	MDB_val k = {5, kb}, v;
+	*pos = 0;
+	int rc = mdb_get(t->txn, t->s->dbi[DB_SYNC], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return store_map_err(rc);
+	if (v.mv_size != 16)
+		return TR_ECORRUPT;
+	if (get_be64((const uint8_t *)v.mv_data + 8) == tr_store_queue_epoch(t->s, partner))
+		*pos = get_be64(v.mv_data);
+	return 0;
+}
+
+int tr_txn_acked_put(tr_txn *t, uint32_t partner, uint64_t pos)
+{
+	uint8_t kb[5], vb[16];
+	put_be32(kb, partner);
+	kb[4] = 'a';
+	put_be64(vb, pos);
+	put_be64(vb + 8, tr_store_queue_epoch(t->s, partner));
+	MDB_val k = {5, kb}, v = {16, vb};
 	return store_map_err(mdb_put(t->txn, t->s->dbi[DB_SYNC], &k, &v, 0));
 }
 

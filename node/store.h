@@ -71,6 +71,15 @@ int tr_store_new_epoch(tr_store *s);
  * kernel's page cache and come back on the next read): an idle daemon's resident size
  * then is its own memory, not the store's. Safe at any time. */
 void tr_store_trim(tr_store *s);
+/* Compaction: a retraction deletes data, but LMDB keeps freed pages in its file until
+ * it reuses them. tr_store_compact writes a compacted copy (live data only) and puts
+ * it in place of the file, then reopens: possible only while no other process has the
+ * store open (TR_EBUSY otherwise: try later). *done is 1 when the file was replaced.
+ * tr_store_needs_compact: 1 when data was deleted since the store was opened or last
+ * compacted. */
+int tr_store_compact(tr_store *s, int *done);
+int tr_store_needs_compact(const tr_store *s);
+
 /* The node key the store signs its own records with: receipts for retractions it
  * honours, and retractions it passes on. Without one it honours retractions silently.
  * key must outlive the store. */
@@ -243,6 +252,10 @@ int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t 
                         uint64_t *backfilled);
 int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind);
 
+/* Decides again every record of the kinds the partner's rules name and queues what may
+ * go now (after its role changed, say). *queued: how many. */
+int tr_txn_share_refresh(tr_txn *t, uint32_t partner, uint64_t *queued);
+
 /* Why a record may not go to a partner. */
 enum {
 	TR_SHARE_OK = 0,
@@ -291,11 +304,10 @@ int tr_txn_consent_holds(tr_txn *t, const uint8_t author[TR_PK_BYTES], unsigned 
 
 /* Dry run: each record the partner would get with its rules and grants (and extra, if
  * not NULL), with the fields it would see (give: bits over h->rec->fields) and, if it
- * was queued for it before (queued), the fields it was given then (had). Only the
- * kinds the rules name are read. */
+ * holds the record already (held: it pulled past it, tr_txn_acked_get), the fields it
+ * was given (had). Only the kinds the rules name and the granted records are read. */
 int tr_txn_policy_test(tr_txn *t, uint32_t partner, const tr_rule *extra,
-                       int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int queued,
-                                 uint32_t had),
+                       int (*cb)(void *ctx, const tr_hit *h, uint32_t give, int held, uint32_t had),
                        void *ctx);
 
 /* The last position in the partner's queue (0: empty). */
@@ -318,6 +330,16 @@ typedef struct tr_sync_state {
 } tr_sync_state;
 int tr_txn_sync_get(tr_txn *t, uint32_t partner, tr_sync_state *st);
 int tr_txn_sync_put(tr_txn *t, uint32_t partner, const tr_sync_state *st);
+
+/* How far a partner has pulled from this node (the `after` of its latest PULL), as the
+ * daemon last wrote it down: what the partner holds for sure. 0 if unknown, or if it
+ * counts in another epoch of the partner's queue. */
+int tr_txn_acked_get(tr_txn *t, uint32_t partner, uint64_t *pos);
+int tr_txn_acked_put(tr_txn *t, uint32_t partner, uint64_t pos);
+/* The epoch of one partner's queue: the store's epoch mixed with the partner's index,
+ * so that a partner removed and added again (a new index, a new queue from 1) is told
+ * to pull from the start. Never 0. */
+uint64_t tr_store_queue_epoch(const tr_store *s, uint32_t partner);
 
 /* Nodes that dialed in with a key that is no partner (at most 256 kept; the longest
  * unseen goes first). All that is known of them is their X25519 key and address. */

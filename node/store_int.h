@@ -46,6 +46,9 @@ struct tr_store {
 	int upgrade;               /* the schema on open when older than this one, else 0 */
 	uint64_t epoch;            /* of the outbound queues, from meta */
 	const tr_key *key;         /* signs the records the store writes itself (receipts) */
+	int lockfd;                /* dir/compact.lock: shared while open, exclusive to compact */
+	int scrub;                 /* data was deleted (a retraction): compact to erase it */
+	unsigned envflags;
 	char path[4096];
 	char detail[4096 + 512];
 };

@@ -59,6 +59,7 @@
 #define CUT_MS 60000
 #define WAITERS_MAX 64
 #define IDLE_TRIM_MS 5000
+#define COMPACT_EVERY_MS 600000
 #define RENOTIFY_MS 2000
 
 typedef struct peer {
@@ -89,6 +90,7 @@ typedef struct peer {
 
 	/* serving it */
 	uint64_t their_after; /* the `after` of its latest PULL, or the end of our last batch */
+	uint64_t acked, acked_saved; /* the `after` of its latest PULL; as written down */
 	int their_known;
 	uint64_t notified_head, sent;
 	uint64_t notified_at; /* mono ms of the last NOTIFY sent */
@@ -130,8 +132,9 @@ static struct node {
 	void *ctx, *zap, *router, *rmon, *control;
 	char bound[512];
 	int sigfd, kickfd;
-	uint64_t last_busy; /* when it last stored or served records (mono ms) */
-	int trimmed;        /* memory given back since */
+	uint64_t next_compact; /* mono ms before which it does not compact again */
+	uint64_t last_busy;    /* when it last stored or served records (mono ms) */
+	int trimmed;           /* memory given back since */
 	int stop, fatal;
 	int loaded;         /* the partner table was read once */
 	int recycle_router; /* a removed or suspended partner is on it: drop every connection */
@@ -665,8 +668,9 @@ static void serve_pull(peer *pr, void *via, const tr_msg *m)
 		return;
 	}
 	tr_mpw_reset(&N.out);
-	tr_msg_batch(&N.out, tr_store_epoch(N.store), c.after, c.next, c.more, c.n,
-	             tr_mpw_data(&N.recs), tr_mpw_size(&N.recs));
+	pr->acked = m->after; /* it holds everything up to there */
+	tr_msg_batch(&N.out, tr_store_queue_epoch(N.store, pr->p.index), c.after, c.next, c.more,
+	             c.n, tr_mpw_data(&N.recs), tr_mpw_size(&N.recs));
 	if (tr_mpw_error(&N.out)) {
 		send_error(pr, via, TR_WERR_INTERNAL, "out of memory");
 		return;
@@ -704,8 +708,13 @@ static int commit_fn(tr_txn *t, void *vctx)
 	c->added = 0; /* the store may run this twice (map growth) */
 	c->why[0] = '\0';
 	for (size_t i = 0; i < c->n; i++) {
+		/* a record the partner did not write is at least one hop further from its
+		 * author than the partner's first hop, whatever depth it claims */
+		unsigned depth = N.items[i].depth + 1;
+		if (depth < 2 && memcmp(N.items[i].rec.author, c->pr->p.id, TR_PK_BYTES) != 0)
+			depth = 2;
 		int added, rc = tr_txn_add(t, N.items[i].env, N.items[i].len, &N.items[i].rec,
-		                           c->pr->p.index, N.items[i].depth + 1, &added);
+		                           c->pr->p.index, depth, &added);
 		if (rc) {
 			char hex[TR_ID_HEX_SIZE];
 			tr_id_hex(N.items[i].rec.id, hex);
@@ -832,8 +841,11 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 	}
 	tr_log(TR_LOG_DEBUG, "partner %s: stored %zu records (%" PRIu64 " new), cursor %" PRIu64,
 	       pr->p.name, m->nrec, c.added, m->next);
-	if (!m->more && pr->want_pull)
-		pull(pr); /* it told us of more while this batch was on its way */
+	/* the end of a run of batches: one more pull tells the partner what this node holds
+	 * now (its `policy test` shows it) and asks for what came since; an empty batch
+	 * answers it. Or it told us of more while this batch was on its way. */
+	if (!m->more && (pr->want_pull || m->nrec))
+		pull(pr);
 	return;
 refuse:
 	pr->ninflight = 0;
@@ -1338,6 +1350,19 @@ static void control_in(void)
 		char *s = status_json();
 		control_reply(&rid, s != NULL, s ? s : "out of memory");
 		free(s);
+	} else if (tr_str_eq(op, "compact") && n == 1) {
+		int done = 0, rc = tr_store_compact(N.store, &done);
+		if (rc == TR_EBUSY)
+			control_reply(&rid, 0,
+			              "another process has the store open (a trestle command?); "
+			              "try again when it is done");
+		else if (rc)
+			control_reply(&rid, 0, tr_strerror(rc));
+		else {
+			tr_log(TR_LOG_NOTICE,
+			       "compacted the store: deleted data is gone from its file");
+			control_reply(&rid, 1, "");
+		}
 	} else if (tr_str_eq(op, "kick") && n == 1) {
 		reload();
 		notify_all();
@@ -1394,10 +1419,43 @@ out:
 
 /* ---- housekeeping, once a second and on a kick ---- */
 
+static int acked_fn(tr_txn *t, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < N.npeers; i++) {
+		peer *pr = N.peers[i];
+		int rc;
+		if (pr->acked != pr->acked_saved &&
+		    (rc = tr_txn_acked_put(t, pr->p.index, pr->acked)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Writes down how far partners pulled (for `policy test` and for narrowing rules):
+ * at most once a second, and only when it moved. */
+static void acked_save(void)
+{
+	int moved = 0;
+	for (size_t i = 0; i < N.npeers; i++)
+		moved |= N.peers[i]->acked != N.peers[i]->acked_saved;
+	if (!moved)
+		return;
+	int rc = tr_store_write(N.store, acked_fn, NULL);
+	if (rc) {
+		tr_log(TR_LOG_WARNING, "cannot write down how far partners pulled: %s",
+		       tr_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < N.npeers; i++)
+		N.peers[i]->acked_saved = N.peers[i]->acked;
+}
+
 static void tick(void)
 {
 	uint64_t now = tr_mono_ms();
 	reload();
+	acked_save();
 	for (size_t i = 0; i < N.npeers; i++) {
 		peer *pr = N.peers[i];
 		if (pr->redial_at && now >= pr->redial_at) {
@@ -1421,6 +1479,20 @@ static void tick(void)
 	}
 	notify(1);
 	waiters_expire();
+	if (tr_store_needs_compact(N.store) && now - N.last_busy >= IDLE_TRIM_MS &&
+	    now >= N.next_compact) {
+		/* a retraction deleted data: erase it from the file's freed pages too, when
+		 * idle, at most every ten minutes (it copies the whole store) */
+		int done = 0, rc = tr_store_compact(N.store, &done);
+		if (done) {
+			tr_log(TR_LOG_NOTICE,
+			       "compacted the store: retracted data is gone from its file");
+			N.next_compact = now + COMPACT_EVERY_MS;
+		} else if (rc && rc != TR_EBUSY) {
+			tr_log(TR_LOG_WARNING, "cannot compact the store: %s", tr_strerror(rc));
+			N.next_compact = now + COMPACT_EVERY_MS;
+		}
+	}
 	if (!N.trimmed && now - N.last_busy >= IDLE_TRIM_MS) {
 		/* idle: give back what a burst of work left mapped and allocated */
 		tr_store_trim(N.store);

@@ -93,14 +93,14 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 	case TR_MSG_PULL:
 		if (n != 5 || tr_mpr_uint(&r, &m->after) || tr_mpr_uint(&r, &m->max) ||
 		    tr_mpr_uint(&r, &m->maxbytes))
-			return bad(why, whylen, "PULL is [1, 2, after, max, maxbytes]");
+			return bad(why, whylen, "PULL is [2, 2, after, max, maxbytes]");
 		break;
 	case TR_MSG_BATCH:
 		if (n != 7 || tr_mpr_uint(&r, &m->epoch) || tr_mpr_uint(&r, &m->after) ||
 		    tr_mpr_uint(&r, &m->next) || tr_mpr_uint(&r, &more) || more > 1)
 			return bad(
 			    why, whylen,
-			    "BATCH is [1, 3, epoch, after, next, more, [[depth, record], ...]]");
+			    "BATCH is [2, 3, epoch, after, next, more, [[depth, record], ...]]");
 		if (m->next < m->after)
 			return bad(why, whylen, "BATCH ends before it starts (next < after)");
 		m->more = (int)more;
@@ -125,12 +125,12 @@ int tr_msg_decode(const void *buf, size_t len, tr_msg *m, char *why, size_t whyl
 		break;
 	case TR_MSG_NOTIFY:
 		if (n != 3 || tr_mpr_uint(&r, &m->head))
-			return bad(why, whylen, "NOTIFY is [1, 4, head]");
+			return bad(why, whylen, "NOTIFY is [2, 4, head]");
 		break;
 	case TR_MSG_ERROR:
 		if (n != 4 || tr_mpr_uint(&r, &m->code) ||
 		    tr_mpr_str(&r, &m->text, TR_WIRE_MAX_TEXT))
-			return bad(why, whylen, "ERROR is [1, 5, code, text]");
+			return bad(why, whylen, "ERROR is [2, 5, code, text]");
 		break;
 	default:
 		snprintf(why, whylen, "unknown message type %llu", (unsigned long long)type);

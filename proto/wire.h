@@ -12,7 +12,7 @@
 #include "mp.h"
 #include "record.h"
 
-#define TR_WIRE_VERSION 1
+#define TR_WIRE_VERSION 2 /* 2: BATCH items carry the depth */
 #define TR_ZAP_DOMAIN "trestle"
 #define TR_BATCH_MAX_RECORDS 1024
 #define TR_BATCH_MAX_BYTES (1u << 20)
@@ -26,11 +26,11 @@
 #define TR_WIRE_MAX_TEXT 512
 
 enum tr_msg_type {
-	TR_MSG_HELLO = 1,  /* [1, 1]: a new connection; the other side answers HELLO */
-	TR_MSG_PULL = 2,   /* [1, 2, after, max, maxbytes]: what you share with me after */
-	TR_MSG_BATCH = 3,  /* [1, 3, epoch, after, next, more, [[depth, record], ...]] */
-	TR_MSG_NOTIFY = 4, /* [1, 4, head]: I have records for you up to head */
-	TR_MSG_ERROR = 5   /* [1, 5, code, text] */
+	TR_MSG_HELLO = 1,  /* [2, 1]: a new connection; the other side answers HELLO */
+	TR_MSG_PULL = 2,   /* [2, 2, after, max, maxbytes]: what you share with me after */
+	TR_MSG_BATCH = 3,  /* [2, 3, epoch, after, next, more, [[depth, record], ...]] */
+	TR_MSG_NOTIFY = 4, /* [2, 4, head]: I have records for you up to head */
+	TR_MSG_ERROR = 5   /* [2, 5, code, text] */
 };
 
 enum tr_wire_error {

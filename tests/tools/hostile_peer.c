@@ -571,7 +571,7 @@ static int mode_garbage(hp *h)
 	static const uint8_t not_msgpack[] = "GET / HTTP/1.1\r\nHost: trestle\r\n\r\n";
 	static const uint8_t json[] = "{\"type\": \"pull\", \"after\": 0}";
 	static const uint8_t map[] = {0x82, 0x01, 0x01, 0x02, 0x02};
-	static const uint8_t version2[] = {0x95, 0x02, 0x02, 0x00, 0x00, 0x00};
+	static const uint8_t version1[] = {0x95, 0x01, 0x02, 0x00, 0x00, 0x00};
 	static const uint8_t unknown[] = {0x92, 0x01, 0x09};
 	static const uint8_t truncated[] = {0x95, 0x01, 0x02, 0x00, 0x00}; /* PULL, 4 of 5 */
 	static const uint8_t trailing[] = {0x95, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00};
@@ -589,7 +589,7 @@ static int mode_garbage(hp *h)
 	    {"not-msgpack", not_msgpack, sizeof(not_msgpack) - 1},
 	    {"json", json, sizeof(json) - 1},
 	    {"msgpack-map", map, sizeof(map)},
-	    {"wrong-version", version2, sizeof(version2)},
+	    {"wrong-version", version1, sizeof(version1)},
 	    {"unknown-type", unknown, sizeof(unknown)},
 	    {"truncated", truncated, sizeof(truncated)},
 	    {"trailing-bytes", trailing, sizeof(trailing)},

@@ -100,6 +100,7 @@ int cmd_export(tr_cli *cli, int argc, char **argv);
 int cmd_verify(tr_cli *cli, int argc, char **argv);
 int cmd_backup(tr_cli *cli, int argc, char **argv);
 int cmd_restore(tr_cli *cli, int argc, char **argv);
+int cmd_compact(tr_cli *cli, int argc, char **argv);
 int cmd_audit(tr_cli *cli, int argc, char **argv);
 int cmd_kinds(tr_cli *cli, int argc, char **argv);
 int cmd_partner(tr_cli *cli, int argc, char **argv);

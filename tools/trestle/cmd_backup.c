@@ -212,3 +212,58 @@ int cmd_restore(tr_cli *cli, int argc, char **argv)
 	       (unsigned long long)records, from, aside);
 	return 0;
 }
+
+/* ---- compact ---- */
+
+int cmd_compact(tr_cli *cli, int argc, char **argv)
+{
+	static const tr_cmd_help h = {
+	    "compact", "",
+	    "Rewrite the store without its free pages. A retraction deletes fields and bodies "
+	    "from the store, but the store file keeps the freed pages' bytes until they are "
+	    "reused; compacting erases them. The running daemon does it by itself when idle "
+	    "after a retraction (at most every ten minutes); this asks for it now.",
+	    "Needs the store to itself for a moment: it fails (try again) while another\n"
+	    "trestle command has it open."};
+	const tr_opt none[] = {{0}};
+	const char *pos[1];
+	size_t npos;
+	int rc = tr_cli_begin(cli, &h, none, argc, argv, pos, 0, &npos, 0);
+	if (rc >= 0)
+		return rc;
+	/* the daemon holds the store: it compacts; this command must not open it too */
+	tr_mpw w;
+	char text[512];
+	int ok = 0;
+	tr_mpw_init(&w);
+	tr_mpw_array(&w, 1);
+	tr_mpw_str(&w, "compact", 7);
+	rc = tr_mpw_error(&w) ? ENOMEM
+	                      : tr_control_call(cli->home, tr_mpw_data(&w), tr_mpw_size(&w), 600000,
+	                                        &ok, text, sizeof(text));
+	tr_mpw_release(&w);
+	if (rc == 0) {
+		if (!ok)
+			return tr_cli_error("the daemon did not compact the store: %s", text);
+		printf("compacted the store (by the running daemon)\n");
+		return 0;
+	}
+	if (rc != TR_ENOTFOUND)
+		return tr_cli_error("cannot reach trestled: %s", tr_strerror(rc));
+	if ((rc = tr_cli_open(cli)) != 0)
+		return rc;
+	int done = 0;
+	uint64_t before = 0, after = 0;
+	tr_store_size(cli->store, &before);
+	rc = tr_store_compact(cli->store, &done);
+	if (rc == TR_EBUSY)
+		return tr_cli_error(
+		    "another process has the store open; try again when it is done");
+	if (rc)
+		return tr_cli_error("the store was not compacted: %s%s", tr_strerror(rc),
+		                    tr_cli_write_hint(rc));
+	tr_store_size(cli->store, &after);
+	printf("compacted the store: %llu -> %llu bytes\n", (unsigned long long)before,
+	       (unsigned long long)after);
+	return 0;
+}

@@ -20,6 +20,19 @@ struct grant_ctx {
 	char why[400];
 };
 
+struct withdrawn_ctx {
+	const uint8_t *author;
+	int found;
+};
+
+static int withdrawn_cb(void *vctx, const tr_hit *h)
+{
+	struct withdrawn_ctx *w = vctx;
+	if (!memcmp(h->rec->author, w->author, TR_PK_BYTES))
+		w->found = 1;
+	return w->found;
+}
+
 static int consent_fn(tr_txn *t, void *vctx)
 {
 	struct grant_ctx *c = vctx;
@@ -48,6 +61,18 @@ static int consent_fn(tr_txn *t, void *vctx)
 			         "withdraw it",
 			         author);
 			return TR_EPERM;
+		}
+		/* withdrawn once is withdrawn: a second retraction would only add noise */
+		struct withdrawn_ctx done = {tr_key_public(c->key), 0};
+		tr_query q;
+		memset(&q, 0, sizeof(q));
+		q.kind = "retraction";
+		q.ref = c->id;
+		if ((rc = tr_txn_scan(t, &q, withdrawn_cb, &done)) != 0 && rc != 1)
+			return rc;
+		if (done.found) {
+			snprintf(c->why, sizeof(c->why), "that consent is withdrawn already");
+			return TR_EEXIST;
 		}
 		rc = tr_txn_retract(t, c->id, 0, NULL, c->reason ? c->reason : "consent withdrawn",
 		                    tr_now_ms(), &c->sent, c->why, sizeof(c->why));
@@ -171,19 +196,6 @@ struct list_ctx {
 	tr_txn *t;
 	const uint8_t *self;
 };
-
-struct withdrawn_ctx {
-	const uint8_t *author;
-	int found;
-};
-
-static int withdrawn_cb(void *vctx, const tr_hit *h)
-{
-	struct withdrawn_ctx *w = vctx;
-	if (!memcmp(h->rec->author, w->author, TR_PK_BYTES))
-		w->found = 1;
-	return w->found;
-}
 
 static void field_text(const tr_record *rec, const char *name, char *out, size_t n)
 {

@@ -1,6 +1,7 @@
 /* cmd_partner.c: `trestle partner add|list|show|suspend|resume|remove`: the nodes this
  * node pairs with. Pairing is by node id, as WireGuard and Syncthing do it: each admin
  * adds the other's id. Names are local; the id is the identity. */
+#include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
@@ -18,7 +19,8 @@ static const tr_cmd_help partner_help = {
     "  ignore FINGERPRINT          forget a pending node (it is refused all the same)\n"
     "  suspend NAME|NODEID         stop exchanging records with it, keep it\n"
     "  resume NAME|NODEID          undo suspend\n"
-    "  remove NAME|NODEID          forget it (the records it sent stay)",
+    "  remove NAME|NODEID          forget it (the records it sent stay)\n"
+    "  role NAME|NODEID ROLE       set its role: producer, distributor or user",
     "Records flow only once the daemon (trestled) runs and a policy allows them.\n"
     "`trestle partner SUBCOMMAND --help` tells more."};
 
@@ -210,10 +212,10 @@ static int list_row(void *ctx, const tr_partner *p)
 		char fpr[TR_FPR_TEXT_SIZE];
 		tr_fingerprint_format(p->id, fpr);
 		if (!l->n)
-			printf("%-20s %-11s %-10s %-9s  %s\n", "NAME", "RELATION", "STATE",
-			       "FINGERPR.", "ENDPOINT");
-		printf("%-20s %-11s %-10s %-9s  %s\n", p->name, relation_name(p->relation),
-		       p->suspended ? "suspended" : "active", fpr,
+			printf("%-20s %-11s %-12s %-10s %-9s  %s\n", "NAME", "RELATION", "ROLE",
+			       "STATE", "FINGERPR.", "ENDPOINT");
+		printf("%-20s %-11s %-12s %-10s %-9s  %s\n", p->name, relation_name(p->relation),
+		       tr_role_name(p->role), p->suspended ? "suspended" : "active", fpr,
 		       p->endpoint[0] ? p->endpoint : "(dials in)");
 	}
 	l->n++;
@@ -251,7 +253,9 @@ static int partner_list(tr_cli *cli, int argc, char **argv)
 struct one_ctx {
 	const char *which;
 	tr_partner p;
-	int op; /* 0 show, 1 suspend, 2 resume, 3 remove */
+	int op; /* 0 show, 1 suspend, 2 resume, 3 remove, 4 role */
+	int role;
+	uint64_t queued;
 	char detail[300];
 };
 
@@ -262,9 +266,15 @@ static int one_fn(tr_txn *t, void *ctx)
 	if (rc || o->op == 0)
 		return rc;
 	static const char *const actions[] = {"", "partner-suspend", "partner-resume",
-	                                      "partner-remove"};
+	                                      "partner-remove", "partner-role"};
 	if (o->op == 3) {
 		rc = tr_txn_partner_del(t, o->p.id);
+	} else if (o->op == 4) {
+		o->p.role = o->role;
+		if ((rc = tr_txn_partner_put(t, &o->p, 1)) == 0)
+			rc = tr_txn_share_refresh(t, o->p.index, &o->queued);
+		snprintf(o->detail, sizeof(o->detail), "%s %s", o->p.name, tr_role_name(o->role));
+		return rc ? rc : tr_txn_audit(t, tr_now_ms(), actions[o->op], o->detail);
 	} else {
 		o->p.suspended = o->op == 1;
 		rc = tr_txn_partner_put(t, &o->p, 1);
@@ -281,24 +291,35 @@ static int partner_one(tr_cli *cli, int argc, char **argv, int op)
 	     "Suspend a partner: nothing is exchanged with it until `partner resume`.", NULL},
 	    {"partner resume", "NAME|NODEID", "Resume a suspended partner.", NULL},
 	    {"partner remove", "NAME|NODEID",
-	     "Forget a partner. The records it sent stay in the store.", NULL}};
+	     "Forget a partner. The records it sent stay in the store.", NULL},
+	    {"partner role", "NAME|NODEID ROLE",
+	     "Set a partner's role: producer, distributor or user. Authors' onward terms name "
+	     "roles; records written elsewhere go to a partner only if their author allows its "
+	     "role. What its rules now let go is queued for it.",
+	     "example:\n  trestle partner role acme producer"}};
 	const tr_cmd_help *h = &helps[op];
 	int json = 0;
 	const tr_opt show_opts[] = {{"json", 0, TR_OPT_FLAG, &json, NULL, "print JSON"}, {0}};
 	const tr_opt none[] = {{0}};
-	const char *pos[1];
+	const char *pos[2];
 	size_t npos;
-	int rc = tr_cli_begin(cli, h, op == 0 ? show_opts : none, argc, argv, pos, 1, &npos, 0);
+	int rc = tr_cli_begin(cli, h, op == 0 ? show_opts : none, argc, argv, pos, op == 4 ? 2 : 1,
+	                      &npos, 0);
 	if (rc >= 0)
 		return rc;
-	if (npos != 1)
+	if (npos < 1)
 		return tr_opt_usage_error(h, "which partner?");
+	int role = 0;
+	if (op == 4 && (npos != 2 || !(role = tr_role_parse(pos[1]))))
+		return tr_opt_usage_error(h, "give the partner and its role: producer, distributor "
+		                             "or user");
 	if ((rc = tr_cli_open(cli)) != 0)
 		return rc;
 	static struct one_ctx o;
 	memset(&o, 0, sizeof(o));
 	o.which = pos[0];
 	o.op = op;
+	o.role = role;
 	rc = op == 0 ? tr_store_read(cli->store, one_fn, &o)
 	             : tr_store_write(cli->store, one_fn, &o);
 	if (rc == TR_ENOTFOUND)
@@ -324,9 +345,14 @@ static int partner_one(tr_cli *cli, int argc, char **argv, int op)
 		}
 		json_decref(j);
 	} else {
-		static const char *const done[] = {"", "suspended", "resumed", "removed"};
+		static const char *const done[] = {"", "suspended", "resumed", "removed", "set"};
 		tr_control_kick(cli->home); /* a running daemon cuts or lets in at once */
-		printf("%s partner %s\n", done[op], o.p.name);
+		if (op == 4)
+			printf("partner %s is a %s (%" PRIu64 " record%s queued for it)\n",
+			       o.p.name, tr_role_name(o.p.role), o.queued,
+			       o.queued == 1 ? "" : "s");
+		else
+			printf("%s partner %s\n", done[op], o.p.name);
 	}
 	return 0;
 }
@@ -459,7 +485,7 @@ int cmd_partner(tr_cli *cli, int argc, char **argv)
 	if (argc < 2)
 		return tr_opt_usage_error(&partner_help, "which subcommand?");
 	const char *sub = argv[1];
-	static const char *const ones[] = {"show", "suspend", "resume", "remove"};
+	static const char *const ones[] = {"show", "suspend", "resume", "remove", "role"};
 	if (!strcmp(sub, "add"))
 		return partner_add(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "list"))
@@ -468,7 +494,7 @@ int cmd_partner(tr_cli *cli, int argc, char **argv)
 		return partner_pending(cli, argc - 1, argv + 1, 0);
 	if (!strcmp(sub, "ignore"))
 		return partner_pending(cli, argc - 1, argv + 1, 1);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (!strcmp(sub, ones[i]))
 			return partner_one(cli, argc - 1, argv + 1, i);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {

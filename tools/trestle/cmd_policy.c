@@ -19,7 +19,7 @@ static const tr_cmd_help policy_help = {
     "  add PARTNER KIND [--fields F,G] [--where FIELD=PATTERN]... [--forward] [--replies]\n"
     "                       a rule: share records of KIND with PARTNER\n"
     "  list [PARTNER]       the rules\n"
-    "  show RULE            one rule, and how many records it lets go\n"
+    "  show RULE            one rule\n"
     "  remove RULE [--retract]  drop a rule (and retract what no other rule allows)\n"
     "  test PARTNER [rule options]  dry run: what PARTNER would receive\n"
     "  allow PARTNER KIND   shorthand: add PARTNER KIND --forward (all fields)\n"
@@ -470,13 +470,13 @@ static void bits_text(const tr_record *rec, uint32_t bits, char *out, size_t n)
 		snprintf(out, n, "(header only)");
 }
 
-static int test_row(void *vctx, const tr_hit *h, uint32_t give, int queued, uint32_t had)
+static int test_row(void *vctx, const tr_hit *h, uint32_t give, int held, uint32_t had)
 {
 	struct test_ctx *c = vctx;
 	char hex[TR_ID_HEX_SIZE], fields[600], extra[600];
-	const char *state = !queued ? "new" : (give & ~had) ? "more fields" : "has it";
+	const char *state = !held ? "new" : (give & ~had) ? "more fields" : "has it";
 	tr_id_hex(h->rec->id, hex);
-	if (!queued)
+	if (!held)
 		c->fresh++;
 	else if (give & ~had)
 		c->more++;
@@ -487,14 +487,14 @@ static int test_row(void *vctx, const tr_hit *h, uint32_t give, int queued, uint
 		    c->arr, json_pack("{s:s, s:o, s:o, s:s, s:o}", "id", hex, "kind",
 		                      json_stringn(h->rec->kind.p, h->rec->kind.n), "fields",
 		                      bits_json(h->rec, give), "state", state, "had",
-		                      queued ? bits_json(h->rec, had) : json_null()));
+		                      held ? bits_json(h->rec, had) : json_null()));
 		return 0;
 	}
 	bits_text(h->rec, give, fields, sizeof(fields));
 	if (c->fresh + c->more + c->has == 1)
 		printf("%-12s %-13s %-12s %s\n", "RECORD", "KIND", "STATE", "FIELDS IT WOULD SEE");
 	printf("%.12s %-13.*s %-12s %s", hex, (int)h->rec->kind.n, h->rec->kind.p, state, fields);
-	if (queued && (give & ~had)) {
+	if (held && (give & ~had)) {
 		bits_text(h->rec, give & ~had, extra, sizeof(extra));
 		printf("  (+%s)", extra);
 	}
@@ -528,8 +528,9 @@ static int policy_test(tr_cli *cli, int argc, char **argv)
 	    "Dry run: list what PARTNER would receive under this node's rules and grants, with "
 	    "the fields it would see, and whether it has that already. With --kind and the "
 	    "options of `policy add`, as if that rule were added too. Nothing is changed.",
-	    "STATE: new (it has not been given the record), more fields (it would see more of\n"
-	    "it), has it.\n"
+	    "STATE: new (it does not hold the record yet, or has not pulled its newest copy),\n"
+	    "more fields (it holds it and would see more of it), has it. What it holds is what\n"
+	    "it pulled, as the daemon wrote it down (once a second).\n"
 	    "example:\n  trestle policy test acme --kind claim --where product=DW-* --fields "
 	    "product,problem"};
 	struct rule_opts o;

@@ -25,6 +25,7 @@ static const struct command {
     {"verify", cmd_verify, "re-check every record's signature and the store's consistency"},
     {"backup", cmd_backup, "write a consistent hot copy of the store"},
     {"restore", cmd_restore, "put a backup copy in place of the store (trestled stopped)"},
+    {"compact", cmd_compact, "erase freed pages (retracted data) from the store file"},
     {"audit", cmd_audit, "show the audit log of admin actions"},
     {"kinds", cmd_kinds, "list record kinds and their fields"},
     {"partner", cmd_partner,
