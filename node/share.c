@@ -28,8 +28,17 @@ struct share_rules {
 	size_t npartners;
 	tr_rule *rules;
 	size_t nrules;
-	uint64_t *qnext;      /* per partner: next queue position, 0 until looked up */
+	uint64_t *qnext; /* per partner: next queue position, 0 until looked up */
+	size_t *rfirst;  /* per partner: its rules are rules[rfirst .. rfirst + rcount) */
+	size_t *rcount;
 	const tr_rule *extra; /* a rule not added yet (dry run) */
+};
+
+/* How decide() is asked. */
+enum {
+	DECIDE_FULL, /* rules and grants */
+	DECIDE_NEW,  /* a record stored just now: it has no grant yet */
+	DECIDE_TERMS /* the author's terms and consent only, as if a rule allowed it */
 };
 
 typedef struct decision {
@@ -381,8 +390,24 @@ void share_rules_free(tr_txn *t)
 	free(t->rules->partners);
 	free(t->rules->rules);
 	free(t->rules->qnext);
+	free(t->rules->rfirst);
+	free(t->rules->rcount);
 	free(t->rules);
 	t->rules = NULL;
+}
+
+static int rule_cmp(const void *a, const void *b)
+{
+	const tr_rule *x = a, *y = b;
+	if (x->partner != y->partner)
+		return x->partner < y->partner ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int partner_cmp(const void *a, const void *b)
+{
+	const tr_partner *x = a, *y = b;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 static int rules_load(tr_txn *t)
@@ -398,6 +423,8 @@ static int rules_load(tr_txn *t)
 		free(r);
 		return rc;
 	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), partner_cmp);
 	r->partners = l.v;
 	r->npartners = l.n;
 	r->qnext = calloc(l.n ? l.n : 1, sizeof(uint64_t));
@@ -425,7 +452,24 @@ static int rules_load(tr_txn *t)
 		r->nrules++;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* each partner's rules together, so that deciding reads only its own */
+	if (r->nrules)
+		qsort(r->rules, r->nrules, sizeof(*r->rules), rule_cmp);
+	r->rfirst = calloc(l.n ? l.n : 1, sizeof(size_t));
+	r->rcount = calloc(l.n ? l.n : 1, sizeof(size_t));
+	if (!r->rfirst || !r->rcount)
+		return ENOMEM;
+	for (size_t i = 0, j = 0; i < l.n; i++) {
+		while (j < r->nrules && r->rules[j].partner < l.v[i].index)
+			j++;
+		r->rfirst[i] = j;
+		while (j + r->rcount[i] < r->nrules &&
+		       r->rules[j + r->rcount[i]].partner == l.v[i].index)
+			r->rcount[i]++;
+	}
+	return 0;
 }
 
 static int partner_slot(tr_txn *t, uint32_t index, size_t *pi)
@@ -644,12 +688,47 @@ static int rule_matches(tr_txn *t, const tr_rule *r, const tr_partner *p, const 
 	return 1;
 }
 
-/* The one place that decides whether partner p may have rec (stored at posb, which
- * arrived from source, depth hops from its author), and which of its fields. */
-static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const uint8_t posb[8],
-                  uint32_t source, unsigned depth, decision *d)
+/* The author's terms and consent, for a record written elsewhere (depth >= 1): 0 if
+ * they let partner p have it (d->blocked: the author's private fields), else the
+ * TR_SHARE_* reason. */
+static int terms_allow(tr_txn *t, const tr_partner *p, const tr_record *rec, unsigned depth,
+                       decision *d)
 {
+	/* this node is depth hops from the author; the partner would be depth + 1, that is
+	 * depth hops beyond the first partner */
+	unsigned purpose = purpose_of(rec);
+	if (depth >= TR_DEPTH_MAX)
+		return TR_SHARE_PATH;
+	if (rec->terms.hops < depth)
+		return TR_SHARE_HOPS;
+	if (!(rec->terms.roles & (uint64_t)p->role))
+		return TR_SHARE_ROLE;
+	if (purpose && !tr_txn_consent_holds(t, rec->author, purpose, tr_wall_ms()))
+		return TR_SHARE_CONSENT;
+	for (size_t i = 0; i < rec->nfields; i++)
+		for (size_t j = 0; j < rec->terms.nprivate; j++)
+			if (rec->fields[i].name.n == rec->terms.private_fields[j].n &&
+			    !memcmp(rec->fields[i].name.p, rec->terms.private_fields[j].p,
+			            rec->fields[i].name.n))
+				d->blocked |= 1u << i;
+	return TR_SHARE_OK;
+}
+
+/* The one place that decides whether partner p (one of t->rules->partners) may have rec
+ * (stored at posb, which arrived from source, depth hops from its author), and which of
+ * its fields. how: DECIDE_*. The admin's rules and grants are weighed first (in memory,
+ * and one lookup), the author's terms and consent after: a record no rule lets go costs
+ * little however many partners there are. */
+static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const uint8_t posb[8],
+                  uint32_t source, unsigned depth, int how, decision *d)
+{
+	const struct share_rules *r = t->rules;
+	size_t pi = (size_t)(p - r->partners);
+	int matched = 0;
+	uint32_t mask = 0;
+	grant_entry g;
 	memset(d, 0, sizeof(*d));
+	memset(&g, 0, sizeof(g));
 	if (source == p->index) {
 		d->why = TR_SHARE_SOURCE;
 		return 0;
@@ -658,40 +737,11 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 		d->why = TR_SHARE_AUTHOR;
 		return 0;
 	}
-	if (depth > 0) {
-		/* written elsewhere: this node is depth hops from the author; the partner
-		 * would be depth + 1, that is depth hops beyond the first partner */
-		unsigned purpose = purpose_of(rec);
-		if (depth >= TR_DEPTH_MAX) {
-			d->why = TR_SHARE_PATH;
-			return 0;
-		}
-		if (rec->terms.hops < depth) {
-			d->why = TR_SHARE_HOPS;
-			return 0;
-		}
-		if (!(rec->terms.roles & (uint64_t)p->role)) {
-			d->why = TR_SHARE_ROLE;
-			return 0;
-		}
-		if (purpose && !tr_txn_consent_holds(t, rec->author, purpose, tr_wall_ms())) {
-			d->why = TR_SHARE_CONSENT;
-			return 0;
-		}
-		for (size_t i = 0; i < rec->nfields; i++)
-			for (size_t j = 0; j < rec->terms.nprivate; j++)
-				if (rec->fields[i].name.n == rec->terms.private_fields[j].n &&
-				    !memcmp(rec->fields[i].name.p, rec->terms.private_fields[j].p,
-				            rec->fields[i].name.n))
-					d->blocked |= 1u << i;
-	}
-	int matched = 0;
-	uint32_t mask = 0;
-	grant_entry g;
-	memset(&g, 0, sizeof(g));
-	if (!grant_only(rec)) {
-		const struct share_rules *r = t->rules;
-		for (size_t i = 0; i < r->nrules; i++)
+	if (how == DECIDE_TERMS) {
+		matched = 1;
+		mask = ALL_FIELDS;
+	} else if (!grant_only(rec)) {
+		for (size_t i = r->rfirst[pi]; i < r->rfirst[pi] + r->rcount[pi]; i++)
 			if (rule_matches(t, &r->rules[i], p, rec, depth)) {
 				matched = 1;
 				mask |= rule_bits(&r->rules[i], rec);
@@ -701,7 +751,7 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 			mask |= rule_bits(r->extra, rec);
 		}
 	}
-	if (posb) {
+	if (posb && how == DECIDE_FULL) {
 		int rc = grant_get(t, p->index, posb, &g);
 		if (rc == 0 && g.has) {
 			matched = 1;
@@ -713,6 +763,8 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 		d->why = grant_only(rec) ? TR_SHARE_GRANT_ONLY : TR_SHARE_NO_RULE;
 		return 0;
 	}
+	if (depth > 0 && (d->why = terms_allow(t, p, rec, depth, d)) != TR_SHARE_OK)
+		return 0;
 	d->allowed = 1;
 	/* only what this node holds can go; never what it retracted from the partner */
 	d->fields = mask & disclosed_bits(rec) & ~d->blocked & ~g.withheld;
@@ -809,10 +861,10 @@ static int enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], uint32_t mask, u
 }
 
 static int decide_enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], const tr_record *rec,
-                          uint32_t source, unsigned depth, uint64_t *queued, int *sent)
+                          uint32_t source, unsigned depth, int how, uint64_t *queued, int *sent)
 {
 	decision d;
-	int rc = decide(t, &t->rules->partners[pi], rec, posb, source, depth, &d);
+	int rc = decide(t, &t->rules->partners[pi], rec, posb, source, depth, how, &d);
 	if (rc || !d.allowed)
 		return rc;
 	if (sent)
@@ -956,8 +1008,8 @@ static int consent_backfill(tr_txn *t, const uint8_t author_[TR_PK_BYTES])
 		if (!purpose_of(rec))
 			continue;
 		for (size_t i = 0; i < t->rules->npartners && !rc; i++)
-			rc = decide_enqueue(t, i, posb, rec, source, flags & REC_DEPTH_MASK, NULL,
-			                    NULL);
+			rc = decide_enqueue(t, i, posb, rec, source, flags & REC_DEPTH_MASK,
+			                    DECIDE_FULL, NULL, NULL);
 		if (rc)
 			break;
 	}
@@ -975,7 +1027,8 @@ int share_stored(tr_txn *t, const uint8_t posb_[8], const tr_record *rec, uint32
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < t->rules->npartners; i++)
-		if ((rc = decide_enqueue(t, i, posb, rec, source, depth, NULL, &sent)) != 0)
+		if ((rc = decide_enqueue(t, i, posb, rec, source, depth,
+		                         added ? DECIDE_NEW : DECIDE_FULL, NULL, &sent)) != 0)
 			return rc;
 	if (!added || source == TR_SOURCE_LOCAL || source == TR_SOURCE_IMPORT)
 		return 0;
@@ -1122,40 +1175,77 @@ out:
 
 /* ---- rules: the admin's changes ---- */
 
-static int backfill(tr_txn *t, size_t pi, const char *kind, uint64_t *queued)
+/* The records a rule could match: through the product index when the rule names its
+ * products exactly (product=A or product=A|B, no * or ?), else every record of its
+ * kind. fn is called with each one's position; it returns non-zero to stop. */
+static int each_candidate(tr_txn *t, const char *kind, const tr_rule *r,
+                          int (*fn)(tr_txn *t, const uint8_t posb[8], void *ctx), void *ctx)
 {
+	const char *exact = NULL;
+	for (size_t i = 0; r && i < r->nconds && !exact; i++)
+		if (!strcmp(r->conds[i].field, "product") && !strpbrk(r->conds[i].pattern, "*?"))
+			exact = r->conds[i].pattern;
 	MDB_cursor *c;
-	MDB_val kk = {strlen(kind), (void *)kind}, pv;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_KIND], &c);
+	MDB_val kk, pv;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[exact ? DB_PRODUCT : DB_KIND], &c);
 	if (rc)
 		return rc;
-	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
-	     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
-		const uint8_t *env;
-		size_t len;
-		uint32_t source;
-		uint8_t flags, posb[8];
-		tr_record *rec = &t->scratch_rec;
-		if (pv.mv_size != 8) {
-			rc = TR_ECORRUPT;
-			break;
+	for (const char *p = exact ? exact : kind; p && !rc;) {
+		const char *bar = exact ? strchr(p, '|') : NULL;
+		kk.mv_size = bar ? (size_t)(bar - p) : strlen(p);
+		kk.mv_data = (void *)p;
+		p = bar ? bar + 1 : NULL;
+		if (kk.mv_size == 0 || kk.mv_size > 511)
+			continue;
+		for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
+		     rc = mdb_cursor_get(c, &kk, &pv, MDB_NEXT_DUP)) {
+			uint8_t posb[8];
+			if (pv.mv_size != 8) {
+				rc = TR_ECORRUPT;
+				break;
+			}
+			memcpy(posb, pv.mv_data, 8);
+			if ((rc = fn(t, posb, ctx)) != 0)
+				break;
 		}
-		memcpy(posb, pv.mv_data, 8);
-		if ((rc = store_rec_at(t, posb, &env, &len, &source, &flags)) != 0) {
-			if (rc == MDB_NOTFOUND)
-				rc = TR_ECORRUPT; /* an index entry for no record: not the end */
-			break;
-		}
-		if (tr_record_decode(env, len, rec) != 0) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if ((rc = decide_enqueue(t, pi, posb, rec, source, flags & REC_DEPTH_MASK, queued,
-		                         NULL)) != 0)
-			break;
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc;
+}
+
+struct backfill_ctx {
+	size_t pi;
+	const char *kind;
+	uint64_t *queued;
+};
+
+static int backfill_one(tr_txn *t, const uint8_t posb[8], void *vctx)
+{
+	struct backfill_ctx *b = vctx;
+	const uint8_t *env;
+	size_t len;
+	uint32_t source;
+	uint8_t flags;
+	tr_record *rec = &t->scratch_rec;
+	int rc = store_rec_at(t, posb, &env, &len, &source, &flags);
+	if (rc)
+		return rc == MDB_NOTFOUND ? TR_ECORRUPT : rc; /* an index entry for no record */
+	if (tr_record_decode(env, len, rec) != 0)
+		return TR_ECORRUPT;
+	if (!name_eq(rec->kind, b->kind))
+		return 0; /* the same product, another kind */
+	return decide_enqueue(t, b->pi, posb, rec, source, flags & REC_DEPTH_MASK, DECIDE_FULL,
+	                      b->queued, NULL);
+}
+
+/* Queues for partner pi what it may have now of the records rule r (or, with r NULL,
+ * any rule of kind) could match: only what it was not given before. */
+static int backfill(tr_txn *t, size_t pi, const char *kind, const tr_rule *r, uint64_t *queued)
+{
+	struct backfill_ctx b = {pi, kind, queued};
+	return each_candidate(t, kind, r, backfill_one, &b);
 }
 
 static int rule_put(tr_txn *t, tr_rule *r)
@@ -1202,7 +1292,7 @@ int tr_txn_rule_add(tr_txn *t, tr_rule *r, uint64_t now_ms, uint64_t *backfilled
 	if ((rc = rule_put(t, r)) != 0 || (rc = partner_slot(t, r->partner, &pi)) != 0)
 		return store_map_err(rc);
 	/* the records of that kind already here: only what the partner was not given */
-	return store_map_err(backfill(t, pi, r->kind, backfilled));
+	return store_map_err(backfill(t, pi, r->kind, r, backfilled));
 }
 
 int tr_txn_share_refresh(tr_txn *t, uint32_t partner, uint64_t *queued)
@@ -1221,7 +1311,7 @@ int tr_txn_share_refresh(tr_txn *t, uint32_t partner, uint64_t *queued)
 			    !strcmp(t->rules->rules[j].kind, r->kind))
 				break;
 		if (j == i)
-			rc = backfill(t, pi, r->kind, queued);
+			rc = backfill(t, pi, r->kind, NULL, queued);
 	}
 	return store_map_err(rc);
 }
@@ -1267,57 +1357,49 @@ struct narrow {
 /* After a rule or grant of partner went: decide again each record of kind (NULL: one
  * record, only) the partner was given, note what it may no longer have, and retract
  * that if asked. */
-static int narrow_partner(tr_txn *t, uint32_t partner, const char *kind, const uint8_t *only,
-                          int retract, uint64_t now_ms, uint64_t *narrowed, uint64_t *retracted)
+struct narrow_list {
+	uint32_t partner;
+	struct narrow *v;
+	size_t n, cap;
+};
+
+/* A candidate the partner was given: on the list. */
+static int narrow_add(tr_txn *t, const uint8_t posb[8], void *vctx)
 {
-	size_t pi, n = 0, cap = 0;
-	struct narrow *list = NULL;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t pb[12];
+	struct narrow_list *l = vctx;
+	uint64_t q;
+	uint32_t had;
+	int rc = outset_get(t, l->partner, posb, &q, &had);
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct narrow *nv = realloc(l->v, cap * sizeof(*nv));
+		if (!nv)
+			return ENOMEM;
+		l->v = nv;
+		l->cap = cap;
+	}
+	memcpy(l->v[l->n].posb, posb, 8);
+	l->v[l->n].q = q;
+	l->v[l->n++].had = had;
+	return 0;
+}
+
+static int narrow_partner(tr_txn *t, uint32_t partner, const char *kind, const tr_rule *gone,
+                          const uint8_t *only, int retract, uint64_t now_ms, uint64_t *narrowed,
+                          uint64_t *retracted)
+{
+	size_t pi, n;
+	struct narrow *list;
+	struct narrow_list l = {partner, NULL, 0, 0};
 	int rc = partner_slot(t, partner, &pi);
 	if (rc)
 		return rc;
-	put_be32(pb, partner);
-	if (only) {
-		uint64_t q;
-		uint32_t had;
-		if ((rc = outset_get(t, partner, only, &q, &had)) != 0)
-			return rc == MDB_NOTFOUND ? 0 : rc;
-		if (!(list = malloc(sizeof(*list))))
-			return ENOMEM;
-		memcpy(list[0].posb, only, 8);
-		list[0].q = q;
-		list[0].had = had;
-		n = 1;
-	} else {
-		if ((rc = mdb_cursor_open(t->txn, t->s->dbi[DB_OUTSET], &c)) != 0)
-			return rc;
-		k.mv_size = 4;
-		k.mv_data = pb;
-		for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size != 12 || memcmp(k.mv_data, pb, 4))
-				break;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct narrow *nl = realloc(list, cap * sizeof(*nl));
-				if (!nl) {
-					rc = ENOMEM;
-					break;
-				}
-				list = nl;
-			}
-			memcpy(list[n].posb, (const uint8_t *)k.mv_data + 4, 8);
-			if ((rc = outset_get(t, partner, list[n].posb, &list[n].q, &list[n].had)) !=
-			    0)
-				break;
-			n++;
-		}
-		mdb_cursor_close(c);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
+	/* only records the rule that went could have matched (or the one record) */
+	rc = only ? narrow_add(t, only, &l) : each_candidate(t, kind, gone, narrow_add, &l);
+	list = l.v;
+	n = l.n;
 	tr_record *rec = malloc(sizeof(*rec));
 	uint8_t *copy = malloc(TR_MAX_RECORD_BYTES);
 	uint64_t acked = 0;
@@ -1345,7 +1427,7 @@ static int narrow_partner(tr_txn *t, uint32_t partner, const char *kind, const u
 		if (kind && !name_eq(rec->kind, kind))
 			continue;
 		if ((rc = decide(t, &t->rules->partners[pi], rec, list[i].posb, source,
-		                 flags & REC_DEPTH_MASK, &d)) != 0)
+		                 flags & REC_DEPTH_MASK, DECIDE_FULL, &d)) != 0)
 			break;
 		uint32_t keep = d.allowed ? d.fields : 0,
 		         lost = list[i].had & all_bits(rec) & ~keep;
@@ -1386,7 +1468,7 @@ int tr_txn_rule_remove(tr_txn *t, uint32_t id, int retract, uint64_t now_ms, uin
 	    (rc = bump_version(t)) != 0)
 		return store_map_err(rc);
 	share_rules_free(t);
-	rc = narrow_partner(t, r.partner, r.kind, NULL, retract, now_ms, narrowed, retracted);
+	rc = narrow_partner(t, r.partner, r.kind, &r, NULL, retract, now_ms, narrowed, retracted);
 	return store_map_err(rc == TR_ENOTFOUND ? 0 : rc);
 }
 
@@ -1507,7 +1589,7 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 	if ((rc = grant_put(t, partner, posb, &g)) != 0 || (rc = bump_version(t)) != 0)
 		return store_map_err(rc);
 	const tr_partner *p = &t->rules->partners[pi];
-	if ((rc = decide(t, p, rec, posb, source, flags & REC_DEPTH_MASK, &d)) != 0)
+	if ((rc = decide(t, p, rec, posb, source, flags & REC_DEPTH_MASK, DECIDE_FULL, &d)) != 0)
 		return store_map_err(rc);
 	if (!d.allowed) {
 		/* and where it could go: the partners its terms and consent allow */
@@ -1516,9 +1598,9 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 		for (size_t i = 0; i < t->rules->npartners && o < sizeof(ok); i++) {
 			decision e;
 			if (i == pi || (rc = decide(t, &t->rules->partners[i], rec, posb, source,
-			                            flags & REC_DEPTH_MASK, &e)) != 0)
+			                            flags & REC_DEPTH_MASK, DECIDE_TERMS, &e)) != 0)
 				continue;
-			if (e.allowed || e.why == TR_SHARE_NO_RULE)
+			if (e.allowed)
 				o += (size_t)snprintf(ok + o, sizeof(ok) - o, "%s%s", o ? ", " : "",
 				                      t->rules->partners[i].name);
 		}
@@ -1559,7 +1641,7 @@ int tr_txn_grant_revoke(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTE
 		return store_map_err(rc);
 	share_rules_free(t);
 	return store_map_err(
-	    narrow_partner(t, partner, NULL, posb, retract, now_ms, &narrowed, retracted));
+	    narrow_partner(t, partner, NULL, NULL, posb, retract, now_ms, &narrowed, retracted));
 }
 
 int tr_txn_inbox_scan(tr_txn *t, int (*cb)(void *ctx, const tr_hit *h), void *ctx)
@@ -1764,7 +1846,7 @@ int tr_txn_out_read(tr_txn *t, uint32_t partner, uint64_t after, size_t max, siz
 			break;
 		}
 		unsigned depth = flags & REC_DEPTH_MASK;
-		if ((rc = decide(t, p, rec, v.mv_data, source, depth, &d)) != 0)
+		if ((rc = decide(t, p, rec, v.mv_data, source, depth, DECIDE_FULL, &d)) != 0)
 			break;
 		if (!d.allowed)
 			continue; /* the policy narrowed since it was queued */
@@ -1821,7 +1903,7 @@ static int test_one(tr_txn *t, const struct test_run *r, const uint8_t posb[8], 
 		if (name_eq(h.rec->kind, r->kinds[j]))
 			return 0;
 	if ((rc = decide(t, &t->rules->partners[r->pi], h.rec, posb, h.source,
-	                 flags & REC_DEPTH_MASK, &d)) != 0 ||
+	                 flags & REC_DEPTH_MASK, DECIDE_FULL, &d)) != 0 ||
 	    !d.allowed)
 		return rc;
 	/* it holds the record if it pulled past the queue entry (the latest one for it) */

@@ -762,10 +762,11 @@ static void take_batch(peer *pr, void *via, const tr_msg *m)
 	pr->ninflight = 0;
 	if (pr->st.epoch && m->epoch != pr->st.epoch) {
 		/* its queue positions are not the ones our cursor counts: its store was
-		 * restored from a backup. Storing is idempotent: pull it all again. */
+		 * restored from a backup, or it paired with this node anew. Storing is
+		 * idempotent: pull it all again. */
 		peer_error(pr, 0,
-		           "its store was restored from a backup (its queue epoch changed); "
-		           "pulling all it shares again");
+		           "its queue epoch changed (its store was restored from a backup, or it "
+		           "added this node again); pulling all it shares again");
 		pr->st.cursor = 0;
 		pr->st.epoch = 0;
 		pull(pr);
