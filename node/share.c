@@ -31,6 +31,12 @@ struct share_rules {
 	uint64_t *qnext; /* per partner: next queue position, 0 until looked up */
 	size_t *rfirst;  /* per partner: its rules are rules[rfirst .. rfirst + rcount) */
 	size_t *rcount;
+	/* equal conditions of different rules share an id, and each is evaluated once per
+	 * record (a distributor's rules for its user firms are much alike) */
+	uint32_t *cond_id; /* rules[i].conds[j]: cond_id[i * TR_RULE_MAX_CONDS + j] */
+	signed char *memo; /* per id: -1 not yet, else the result for memo_rec */
+	size_t nids;
+	uint8_t memo_rec[TR_ID_BYTES];
 	const tr_rule *extra; /* a rule not added yet (dry run) */
 };
 
@@ -392,6 +398,8 @@ void share_rules_free(tr_txn *t)
 	free(t->rules->qnext);
 	free(t->rules->rfirst);
 	free(t->rules->rcount);
+	free(t->rules->cond_id);
+	free(t->rules->memo);
 	free(t->rules);
 	t->rules = NULL;
 }
@@ -408,6 +416,60 @@ static int partner_cmp(const void *a, const void *b)
 {
 	const tr_partner *x = a, *y = b;
 	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static uint64_t cond_hash(const tr_cond *c)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = c->field; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ '=') * 1099511628211ull;
+	for (const char *p = c->pattern; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h;
+}
+
+/* Numbers the distinct conditions of the rules (an open hash table of rule slots). */
+static int cond_ids(struct share_rules *r)
+{
+	size_t n = r->nrules * TR_RULE_MAX_CONDS, cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	size_t *slot = malloc(cap * sizeof(*slot)); /* index into cond_id + 1; 0: empty */
+	r->cond_id = calloc(n ? n : 1, sizeof(*r->cond_id));
+	if (!slot || !r->cond_id) {
+		free(slot);
+		return ENOMEM;
+	}
+	memset(slot, 0, cap * sizeof(*slot));
+	r->nids = 0;
+	for (size_t i = 0; i < r->nrules; i++)
+		for (size_t j = 0; j < r->rules[i].nconds; j++) {
+			const tr_cond *c = &r->rules[i].conds[j];
+			size_t h = (size_t)cond_hash(c) & (cap - 1);
+			for (;; h = (h + 1) & (cap - 1)) {
+				if (!slot[h]) {
+					slot[h] = i * TR_RULE_MAX_CONDS + j + 1;
+					r->cond_id[i * TR_RULE_MAX_CONDS + j] = (uint32_t)r->nids++;
+					break;
+				}
+				size_t o = slot[h] - 1;
+				const tr_cond *e =
+				    &r->rules[o / TR_RULE_MAX_CONDS].conds[o % TR_RULE_MAX_CONDS];
+				if (!strcmp(e->field, c->field) &&
+				    !strcmp(e->pattern, c->pattern)) {
+					r->cond_id[i * TR_RULE_MAX_CONDS + j] = r->cond_id[o];
+					break;
+				}
+			}
+		}
+	free(slot);
+	r->memo = malloc(r->nids ? r->nids : 1);
+	if (!r->memo)
+		return ENOMEM;
+	memset(r->memo_rec, 0, sizeof(r->memo_rec));
+	memset(r->memo, -1, r->nids);
+	return 0;
 }
 
 static int rules_load(tr_txn *t)
@@ -469,7 +531,7 @@ static int rules_load(tr_txn *t)
 		       r->rules[j + r->rcount[i]].partner == l.v[i].index)
 			r->rcount[i]++;
 	}
-	return 0;
+	return cond_ids(r);
 }
 
 static int partner_slot(tr_txn *t, uint32_t index, size_t *pi)
@@ -675,9 +737,20 @@ static int rule_matches(tr_txn *t, const tr_rule *r, const tr_partner *p, const 
 		return 0;
 	if (depth > 0 && !(r->flags & TR_RULE_FORWARD))
 		return 0;
-	for (size_t i = 0; i < r->nconds; i++)
-		if (!cond_holds(&r->conds[i], rec))
+	struct share_rules *sr = t->rules;
+	size_t ri = (size_t)(r - sr->rules);
+	int stored = r >= sr->rules && ri < sr->nrules; /* not the dry run's extra rule */
+	if (stored && r->nconds && memcmp(sr->memo_rec, rec->id, TR_ID_BYTES) != 0) {
+		memcpy(sr->memo_rec, rec->id, TR_ID_BYTES); /* another record: forget */
+		memset(sr->memo, -1, sr->nids);
+	}
+	for (size_t i = 0; i < r->nconds; i++) {
+		signed char *m = stored ? &sr->memo[sr->cond_id[ri * TR_RULE_MAX_CONDS + i]] : NULL;
+		if (m && *m < 0)
+			*m = (signed char)cond_holds(&r->conds[i], rec);
+		if (!(m ? *m : cond_holds(&r->conds[i], rec)))
 			return 0;
+	}
 	if (r->flags & TR_RULE_REPLIES) {
 		int any = 0;
 		for (size_t i = 0; i < rec->nrefs && !any; i++)
