@@ -42,9 +42,11 @@ struct share_rules {
 
 /* How decide() is asked. */
 enum {
-	DECIDE_FULL, /* rules and grants */
-	DECIDE_NEW,  /* a record stored just now: it has no grant yet */
-	DECIDE_TERMS /* the author's terms and consent only, as if a rule allowed it */
+	DECIDE_FULL,  /* rules and grants */
+	DECIDE_NEW,   /* a record stored just now: it has no grant yet */
+	DECIDE_TERMS, /* the author's terms and consent only, as if a rule allowed it */
+	DECIDE_AGAIN  /* as FULL, and queue again what the partner pulled past (it may have
+	               * been skipped then: consent had lapsed, its role did not fit) */
 };
 
 typedef struct decision {
@@ -618,9 +620,11 @@ static uint64_t day_end_ms(tr_str d)
 	return s > 0 ? (uint64_t)s * 1000 : 1;
 }
 
-/* A consent received from its author, naming this node: remember it per purpose. */
-static int consent_received(tr_txn *t, const tr_record *rec)
+/* A consent received from its author, naming this node: remember it per purpose
+ * (*added: the purposes it holds for). */
+static int consent_received(tr_txn *t, const tr_record *rec, unsigned *added)
 {
+	*added = 0;
 	const tr_field *g = tr_record_field(rec, "grantee");
 	const tr_field *sc = tr_record_field(rec, "scope");
 	const tr_field *un = tr_record_field(rec, "until");
@@ -646,9 +650,14 @@ static int consent_received(tr_txn *t, const tr_record *rec)
 		size_t klen;
 		consent_key(key, &klen, rec->author, grantee, b);
 		MDB_val k = {klen, key}, v = {sizeof(val), val};
+		/* what waited for it goes when a purpose starts to hold, not on every
+		 * consent a partner sends again */
+		int held = tr_txn_consent_holds(t, rec->author, 1u << b, tr_wall_ms());
 		int rc = mdb_put(t->txn, t->s->dbi[DB_CONSENT], &k, &v, 0);
 		if (rc)
 			return rc;
+		if (!held)
+			*added |= 1u << b;
 	}
 	return 0;
 }
@@ -824,7 +833,7 @@ static int decide(tr_txn *t, const tr_partner *p, const tr_record *rec, const ui
 			mask |= rule_bits(r->extra, rec);
 		}
 	}
-	if (posb && how == DECIDE_FULL) {
+	if (posb && (how == DECIDE_FULL || how == DECIDE_AGAIN)) {
 		int rc = grant_get(t, p->index, posb, &g);
 		if (rc == 0 && g.has) {
 			matched = 1;
@@ -942,6 +951,16 @@ static int decide_enqueue(tr_txn *t, size_t pi, const uint8_t posb[8], const tr_
 		return rc;
 	if (sent)
 		*sent = 1;
+	if (how == DECIDE_AGAIN) {
+		uint32_t partner = t->rules->partners[pi].index, had;
+		uint64_t q, acked;
+		if ((rc = outset_get(t, partner, posb, &q, &had)) == 0 &&
+		    (rc = tr_txn_acked_get(t, partner, &acked)) == 0 && q <= acked &&
+		    (rc = outset_put(t, partner, posb, q, 0)) != 0)
+			return rc;
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+	}
 	return enqueue(t, pi, posb, d.fields, queued);
 }
 
@@ -971,13 +990,6 @@ static int write_for(tr_txn *t, const char *kind, const uint8_t ref[TR_ID_BYTES]
 	tr_mpw_init(&w);
 	if (!rc)
 		rc = tr_txn_create(t, t->s->key, rec, now_ms, &w, why, sizeof(why));
-	if (rc == TR_ESCHEMA || rc == TR_EREF) {
-		/* this node's own answer does not validate: a bug here, not the partner's;
-		 * what it answers stays unanswered rather than its batch refused */
-		tr_mpw_release(&w);
-		free(rec);
-		return 0;
-	}
 	uint8_t id[TR_ID_BYTES];
 	memcpy(id, rec->id, TR_ID_BYTES);
 	tr_mpw_release(&w);
@@ -1018,12 +1030,30 @@ static int retract_for(tr_txn *t, const tr_record *rec, uint32_t partner, int wh
 	if (!p)
 		return 0;
 	tr_nodeid_format(p->id, to);
-	bit_names(rec, bits, names, sizeof(names));
-	const char *kv[] = {"reason", reason, "fields", whole || !names[0] ? NULL : names,
-	                    "to",     to};
 	uint8_t id[TR_ID_BYTES];
 	memcpy(id, rec->id, TR_ID_BYTES);
-	return write_for(t, "retraction", id, partner, kv, 6, now_ms);
+	if (whole) {
+		const char *kv[] = {"reason", reason, "to", to};
+		return write_for(t, "retraction", id, partner, kv, 4, now_ms);
+	}
+	/* the names of the fields, in as many retractions as they need (a field value
+	 * holds 1000 bytes, 31 names of 32 bytes do not fit one) */
+	while (bits) {
+		uint32_t part = 0;
+		size_t n = 0;
+		for (size_t i = 0; i < rec->nfields; i++)
+			if ((bits & (1u << i)) && n + rec->fields[i].name.n + 1 <= 1000) {
+				part |= 1u << i;
+				n += rec->fields[i].name.n + 1;
+			}
+		bit_names(rec, part, names, sizeof(names));
+		const char *kv[] = {"reason", reason, "fields", names, "to", to};
+		int rc = write_for(t, "retraction", id, partner, kv, 6, now_ms);
+		if (rc)
+			return rc;
+		bits &= ~part;
+	}
+	return 0;
 }
 
 /* ---- a record stored ---- */
@@ -1045,20 +1075,29 @@ static int inbox_del(tr_txn *t, const uint8_t posb[8])
 
 static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source);
 
+/* A record this node writes in answer to a partner's (a receipt, a retraction passed
+ * on) that does not validate is a fault of this node, not the partner's: it stays
+ * unwritten rather than the partner's whole batch refused. */
+static int answer(tr_txn *t, int rc)
+{
+	(void)t;
+	return rc == TR_ESCHEMA || rc == TR_EREF ? 0 : rc;
+}
+
 /* A consent arrived: what its author's records waited for may go now. Reads only that
  * author's records (by_author). */
-static int consent_backfill(tr_txn *t, const uint8_t author_[TR_PK_BYTES])
+static int consent_backfill(tr_txn *t, const uint8_t author_[TR_PK_BYTES], unsigned purposes)
 {
 	uint8_t author[TR_PK_BYTES];
 	memcpy(author, author_, TR_PK_BYTES);
 	MDB_cursor *c;
 	MDB_val kk = {TR_PK_BYTES, author}, pv;
 	tr_record *rec = malloc(sizeof(*rec));
-	if (!rec)
-		return ENOMEM;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_AUTHOR], &c);
+	uint8_t *copy = malloc(TR_MAX_RECORD_BYTES);
+	int rc = rec && copy ? mdb_cursor_open(t->txn, t->s->dbi[DB_AUTHOR], &c) : ENOMEM;
 	if (rc) {
 		free(rec);
+		free(copy);
 		return rc;
 	}
 	for (rc = mdb_cursor_get(c, &kk, &pv, MDB_SET_KEY); rc == 0;
@@ -1074,20 +1113,27 @@ static int consent_backfill(tr_txn *t, const uint8_t author_[TR_PK_BYTES])
 		memcpy(posb, pv.mv_data, 8);
 		if ((rc = store_rec_at(t, posb, &env, &len, &source, &flags)) != 0)
 			break;
-		if (tr_record_decode(env, len, rec) != 0) {
+		if (len > TR_MAX_RECORD_BYTES) {
 			rc = TR_ECORRUPT;
 			break;
 		}
-		if (!purpose_of(rec))
+		memcpy(copy, env, len); /* queueing writes; the map's bytes may move */
+		if (tr_record_decode(copy, len, rec) != 0) {
+			rc = TR_ECORRUPT;
+			break;
+		}
+		if (!(purpose_of(rec) & purposes))
 			continue;
+		/* what a partner pulled past while it could not have it goes again */
 		for (size_t i = 0; i < t->rules->npartners && !rc; i++)
 			rc = decide_enqueue(t, i, posb, rec, source, flags & REC_DEPTH_MASK,
-			                    DECIDE_FULL, NULL, NULL);
+			                    DECIDE_AGAIN, NULL, NULL);
 		if (rc)
 			break;
 	}
 	mdb_cursor_close(c);
 	free(rec);
+	free(copy);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -1109,9 +1155,10 @@ int share_stored(tr_txn *t, const uint8_t posb_[8], const tr_record *rec, uint32
 	const tr_partner *from = partner_by_index(t, source);
 	int from_author = from && !memcmp(from->id, rec->author, TR_PK_BYTES);
 	if (name_eq(rec->kind, "consent")) {
-		if (!from_author || (rc = consent_received(t, rec)) != 0)
+		unsigned purposes;
+		if (!from_author || (rc = consent_received(t, rec, &purposes)) != 0)
 			return rc;
-		return consent_backfill(t, rec->author);
+		return purposes ? consent_backfill(t, rec->author, purposes) : 0;
 	}
 	if (name_eq(rec->kind, "retraction"))
 		return from_author ? honour_retraction(t, rec, source) : 0;
@@ -1148,7 +1195,7 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 	rc = mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		const char *kv[] = {"result", "not_held"};
-		return write_for(t, "receipt", xid, source, kv, 2, now);
+		return answer(t, write_for(t, "receipt", xid, source, kv, 2, now));
 	}
 	if (rc)
 		return rc;
@@ -1178,7 +1225,7 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 		 * to, and when, stays on record here */
 		const char *kv[] = {"result", "noted"};
 		if ((rc = consent_withdrawn(t, r->author, r->id)) == 0)
-			rc = write_for(t, "receipt", xid, source, kv, 2, now);
+			rc = answer(t, write_for(t, "receipt", xid, source, kv, 2, now));
 		goto out;
 	}
 	uint32_t bits = 0;
@@ -1195,21 +1242,31 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 		if (named)
 			bits |= 1u << i;
 	}
+	/* what goes now: only what is still here (a repeat or a field it never had deletes
+	 * nothing, and is answered without passing anything on) */
 	const tr_field *prod = tr_record_field(r, "product");
 	int prod_gone = 0;
+	uint32_t gone = 0;
 	for (size_t i = 0; i < r->nfields; i++)
 		if ((bits & (1u << i)) && r->fields[i].disclosed) {
 			r->fields[i].disclosed = 0;
+			gone |= 1u << i;
 			prod_gone |= &r->fields[i] == prod;
 		}
-	tr_mpw w;
-	tr_mpw_init(&w);
-	rc = tr_record_encode(r, &w);
-	if (!rc)
-		rc = store_rec_rewrite(t, posb, tr_mpw_data(&w), tr_mpw_size(&w),
-		                       (uint8_t)(flags | REC_RETRACTED));
-	t->s->scrub = 1; /* the deleted bytes stay in freed pages until compacted */
-	tr_mpw_release(&w);
+	if (gone) {
+		tr_mpw w;
+		uint8_t one = 1;
+		tr_mpw_init(&w);
+		rc = tr_record_encode(r, &w);
+		if (!rc)
+			rc = store_rec_rewrite(t, posb, tr_mpw_data(&w), tr_mpw_size(&w),
+			                       (uint8_t)(flags | REC_RETRACTED));
+		tr_mpw_release(&w);
+		/* the deleted bytes stay in freed pages until the store is compacted */
+		if (!rc)
+			rc = store_meta_put(t, "scrub", &one, 1);
+		t->s->scrub = 1;
+	}
 	if (!rc && prod_gone && prod->value.type == TR_VAL_STR && prod->value.s.n &&
 	    prod->value.s.n <= 511) {
 		MDB_val pk = {prod->value.s.n, (void *)prod->value.s.p}, pv = {8, posb};
@@ -1219,8 +1276,9 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 	}
 	if (!rc)
 		rc = inbox_del(t, posb);
-	/* the partners this node passed it to lose it too */
-	for (size_t i = 0; !rc && i < t->rules->npartners; i++) {
+	/* the partners this node passed those fields to lose them too, whatever the rules
+	 * say now (it may hold what an older rule sent it) */
+	for (size_t i = 0; !rc && gone && i < t->rules->npartners; i++) {
 		uint32_t pidx = t->rules->partners[i].index, had;
 		uint64_t q;
 		if (pidx == source)
@@ -1230,15 +1288,16 @@ static int honour_retraction(tr_txn *t, const tr_record *x, uint32_t source)
 			rc = 0;
 			continue;
 		}
-		/* whatever the rules say now: it may hold what an older rule sent it */
-		if (!rc)
-			rc = outset_put(t, pidx, posb, q, had & ~bits);
-		if (!rc)
-			rc = retract_for(t, r, pidx, whole, bits, "passed on", now);
+		if (!rc && (had & gone)) {
+			rc = outset_put(t, pidx, posb, q, had & ~gone);
+			if (!rc)
+				rc = answer(t,
+				            retract_for(t, r, pidx, whole, gone, "passed on", now));
+		}
 	}
 	if (!rc) {
 		const char *kv[] = {"result", "deleted"};
-		rc = write_for(t, "receipt", xid, source, kv, 2, now);
+		rc = answer(t, write_for(t, "receipt", xid, source, kv, 2, now));
 	}
 out:
 	free(r);
@@ -1292,6 +1351,7 @@ struct backfill_ctx {
 	size_t pi;
 	const char *kind;
 	uint64_t *queued;
+	int how; /* DECIDE_FULL, or DECIDE_AGAIN after the partner's role changed */
 };
 
 static int backfill_one(tr_txn *t, const uint8_t posb[8], void *vctx)
@@ -1309,7 +1369,7 @@ static int backfill_one(tr_txn *t, const uint8_t posb[8], void *vctx)
 		return TR_ECORRUPT;
 	if (!name_eq(rec->kind, b->kind))
 		return 0; /* the same product, another kind */
-	return decide_enqueue(t, b->pi, posb, rec, source, flags & REC_DEPTH_MASK, DECIDE_FULL,
+	return decide_enqueue(t, b->pi, posb, rec, source, flags & REC_DEPTH_MASK, b->how,
 	                      b->queued, NULL);
 }
 
@@ -1317,7 +1377,7 @@ static int backfill_one(tr_txn *t, const uint8_t posb[8], void *vctx)
  * any rule of kind) could match: only what it was not given before. */
 static int backfill(tr_txn *t, size_t pi, const char *kind, const tr_rule *r, uint64_t *queued)
 {
-	struct backfill_ctx b = {pi, kind, queued};
+	struct backfill_ctx b = {pi, kind, queued, r ? DECIDE_FULL : DECIDE_AGAIN};
 	return each_candidate(t, kind, r, backfill_one, &b);
 }
 
@@ -1587,16 +1647,20 @@ int tr_txn_policy_allow(tr_txn *t, uint32_t partner, const char *kind, uint64_t 
 
 int tr_txn_policy_deny(tr_txn *t, uint32_t partner, const char *kind)
 {
-	struct same_ctx c = {partner, kind, 0, {0}, 0};
 	uint64_t narrowed, retracted;
-	int rc = tr_txn_rule_scan(t, partner, same_cb, &c);
-	if (rc)
-		return rc;
-	if (!c.n)
-		return TR_ENOTFOUND;
-	for (size_t i = 0; i < c.n && !rc; i++)
-		rc = tr_txn_rule_remove(t, c.ids[i], 0, 0, &narrowed, &retracted);
-	return rc;
+	for (int round = 0;; round++) {
+		/* up to 64 rules a round, until none is left */
+		struct same_ctx c = {partner, kind, 0, {0}, 0};
+		int rc = tr_txn_rule_scan(t, partner, same_cb, &c);
+		if (rc)
+			return rc;
+		if (!c.n)
+			return round ? 0 : TR_ENOTFOUND;
+		for (size_t i = 0; i < c.n && !rc; i++)
+			rc = tr_txn_rule_remove(t, c.ids[i], 0, 0, &narrowed, &retracted);
+		if (rc)
+			return rc;
+	}
 }
 
 /* ---- grants, inbox, retraction ---- */
@@ -1632,25 +1696,14 @@ static int names_bits(const tr_record *rec, const char fields[][TR_MAX_NAME + 1]
 	return 0;
 }
 
-int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
-                 const char fields[][TR_MAX_NAME + 1], size_t nfields, char *why, size_t whylen)
+static int grant_decoded(tr_txn *t, uint32_t partner, size_t pi, const uint8_t posb[8],
+                         const tr_record *rec, uint32_t source, uint8_t flags,
+                         const char fields[][TR_MAX_NAME + 1], size_t nfields, char *why,
+                         size_t whylen)
 {
-	uint8_t posb[8];
-	const uint8_t *env;
-	size_t len, pi;
-	uint32_t source, bits;
-	uint8_t flags;
+	uint32_t bits;
 	decision d;
-	int rc = record_pos(t, id, posb);
-	if (rc)
-		return rc;
-	if ((rc = partner_slot(t, partner, &pi)) != 0)
-		return store_map_err(rc);
-	if ((rc = store_rec_at(t, posb, &env, &len, &source, &flags)) != 0)
-		return store_map_err(rc);
-	tr_record *rec = &t->scratch_rec;
-	if (tr_record_decode(env, len, rec) != 0)
-		return TR_ECORRUPT;
+	int rc;
 	if ((rc = names_bits(rec, fields, nfields, &bits, why, whylen)) != 0)
 		return rc;
 	grant_entry g;
@@ -1693,6 +1746,34 @@ int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
 	if ((rc = enqueue(t, pi, posb, d.fields, NULL)) != 0 || (rc = inbox_del(t, posb)) != 0)
 		return store_map_err(rc);
 	return 0;
+}
+
+int tr_txn_grant(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES],
+                 const char fields[][TR_MAX_NAME + 1], size_t nfields, char *why, size_t whylen)
+{
+	uint8_t posb[8], flags;
+	const uint8_t *env;
+	size_t len, pi;
+	uint32_t source;
+	int rc = record_pos(t, id, posb);
+	if (rc)
+		return rc;
+	if ((rc = partner_slot(t, partner, &pi)) != 0)
+		return store_map_err(rc);
+	if ((rc = store_rec_at(t, posb, &env, &len, &source, &flags)) != 0)
+		return store_map_err(rc);
+	/* decoded from a copy: granting writes, and the map's bytes may move */
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, env, len);
+	tr_record *rec = &t->scratch_rec;
+	rc = tr_record_decode(copy, len, rec) != 0
+	         ? TR_ECORRUPT
+	         : grant_decoded(t, partner, pi, posb, rec, source, flags, fields, nfields, why,
+	                         whylen);
+	free(copy);
+	return rc;
 }
 
 int tr_txn_grant_revoke(tr_txn *t, uint32_t partner, const uint8_t id[TR_ID_BYTES], int retract,

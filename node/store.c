@@ -225,6 +225,7 @@ static int check_identity(tr_store *s, MDB_txn *txn, const uint8_t node[TR_PK_BY
 	}
 	if (meta_get(s, txn, "epoch", &v) == 0 && v.mv_size == 8)
 		s->epoch = get_be64(v.mv_data);
+	s->scrub = meta_get(s, txn, "scrub", &v) == 0; /* retracted bytes await compaction */
 	if (!s->upgrade && (rc = open_dbs(s, txn, 0, DB_COUNT)) != 0) {
 		detail(s, "%s is not a complete trestle store; it was not changed", s->path);
 		return TR_ESTORE;
@@ -330,7 +331,27 @@ static int upgrade_depths(tr_txn *t)
 /* Schema 1 -> 2 added the sync tables and a queue epoch; 2 -> 3 adds the tables of
  * rules, grants, the inbox and consents, turns each (partner, kind) policy into a rule
  * that forwards all fields, and writes each record's depth. */
+static int upgrade_once(tr_store *s);
+
+static int grow(tr_store *s);
+
+/* The upgrade rewrites every record received: it may need more map than the store had
+ * (grown and run again, as tr_store_write does). */
 static int upgrade(tr_store *s)
+{
+	uint64_t epoch = s->epoch; /* put_epoch sets it before the commit */
+	for (int tries = 0;; tries++) {
+		int rc = upgrade_once(s);
+		if (rc)
+			s->epoch = epoch;
+		if (rc != MDB_MAP_FULL || tries == 16)
+			return rc;
+		if ((rc = grow(s)) != 0)
+			return rc;
+	}
+}
+
+static int upgrade_once(tr_store *s)
 {
 	MDB_txn *txn;
 	uint8_t schema[8];
@@ -402,9 +423,16 @@ int tr_store_open(const char *dir, int flags, const uint8_t node[TR_PK_BYTES], t
 	char lockf[4200];
 	snprintf(lockf, sizeof(lockf), "%s/compact.lock", dir);
 	s->lockfd = open(lockf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd < 0)
+		s->lockfd = open(lockf, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
 	if (s->lockfd >= 0 && flock(s->lockfd, LOCK_SH) != 0) {
 		close(s->lockfd);
 		s->lockfd = -1;
+	}
+	if (s->lockfd < 0 && !(flags & TR_STORE_RDONLY)) {
+		/* without it a compaction could swap the file under this process */
+		detail(s, "cannot lock %s: %s", lockf, strerror(errno));
+		return errno ? errno : TR_EBUSY;
 	}
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto fail;
@@ -631,11 +659,21 @@ int tr_store_compact(tr_store *s, int *done)
 	*done = 0;
 	if (s->lockfd < 0 || (s->envflags & MDB_RDONLY))
 		return TR_EBUSY;
-	/* converting the lock lets go of the shared one first: take it back if another
-	 * process has the store open */
+	/* one compaction at a time (compact.intent): converting the shared lock lets go of
+	 * it for a moment, which only another compaction could use */
+	char intent[4200];
+	snprintf(intent, sizeof(intent), "%s/compact.intent", s->path);
+	int ifd = open(intent, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (ifd < 0)
+		return errno;
+	if (flock(ifd, LOCK_EX | LOCK_NB) != 0) {
+		close(ifd);
+		return TR_EBUSY;
+	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
 		flock(s->lockfd, LOCK_SH);
+		close(ifd);
 		return e == EWOULDBLOCK ? TR_EBUSY : e;
 	}
 	snprintf(file, sizeof(file), "%s/data.mdb", s->path);
@@ -669,10 +707,19 @@ int tr_store_compact(tr_store *s, int *done)
 		int r2 = reopen(s, info.me_mapsize);
 		if (!rc)
 			rc = r2;
+		MDB_txn *txn;
+		MDB_val k = {5, "scrub"};
+		if (!rc && (rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
+			int d = mdb_del(txn, s->dbi[DB_META], &k, NULL);
+			rc = d && d != MDB_NOTFOUND ? d : mdb_txn_commit(txn);
+			if (d && d != MDB_NOTFOUND)
+				mdb_txn_abort(txn);
+		}
 	}
 	if (rc)
 		unlink(tmp);
 	flock(s->lockfd, LOCK_SH);
+	close(ifd); /* lets go of the intent */
 	return final_err(rc);
 }
 
@@ -882,10 +929,19 @@ int store_rec_rewrite(tr_txn *t, const uint8_t posb[8], const uint8_t *env, size
                       uint8_t flags)
 {
 	uint32_t source;
-	int rc = store_rec_at(t, posb, NULL, NULL, &source, NULL);
+	size_t oldlen;
+	int rc = store_rec_at(t, posb, NULL, &oldlen, &source, NULL);
 	if (rc)
 		return rc;
-	MDB_val k = {8, (void *)posb}, v = {REC_PREFIX + len, NULL};
+	MDB_val k = {8, (void *)posb}, v = {REC_PREFIX + oldlen, NULL};
+	/* first zero the old value where it lies: a page written earlier in this
+	 * transaction is changed in place, and shrinking a value would leave its old tail
+	 * in the page, where a compacted copy would keep it (a retraction must not) */
+	if ((rc = mdb_put(t->txn, t->s->dbi[DB_REC], &k, &v, MDB_RESERVE)) != 0)
+		return rc;
+	memset(v.mv_data, 0, v.mv_size);
+	v.mv_size = REC_PREFIX + len;
+	v.mv_data = NULL;
 	if ((rc = mdb_put(t->txn, t->s->dbi[DB_REC], &k, &v, MDB_RESERVE)) != 0)
 		return rc;
 	uint8_t *p = v.mv_data;

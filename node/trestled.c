@@ -1155,11 +1155,12 @@ static int router_open(void)
 	if (!N.rmon || zmq_connect(N.rmon, monep) != 0)
 		return -1;
 	const char *ep = N.bound[0] ? N.bound : N.cfg.listen;
-	/* rebinding after a recycle: the old listener may take a moment to let go */
+	/* rebinding after a recycle: the old listener may take a moment to let go (its
+	 * socket is closed by libzmq's I/O thread, later on a busy machine) */
 	for (int tries = 0;; tries++) {
 		if (zmq_bind(N.router, ep) == 0)
 			break;
-		if (errno != EADDRINUSE || tries >= 100) {
+		if (errno != EADDRINUSE || tries >= 500) {
 			tr_log(TR_LOG_ERR, "cannot listen on %s: %s", ep, zmq_strerror(errno));
 			return -1;
 		}

@@ -2068,6 +2068,126 @@ static void test_rules(const tr_key *key, const tr_key *other)
 	tr_store_close(&s);
 }
 
+/* ---- a retraction honoured, then compaction: the bytes are gone from the file ---- */
+
+struct honour_ctx {
+	const uint8_t *env[2];
+	size_t len[2];
+	tr_record *rec[2];
+	uint32_t source;
+};
+
+static int honour_fn(tr_txn *t, void *ctx)
+{
+	struct honour_ctx *c = ctx;
+	for (int i = 0; i < 2; i++) {
+		int added,
+		    rc = tr_txn_add(t, c->env[i], c->len[i], c->rec[i], c->source, 1, &added);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int file_has(const char *dir, const char *what)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	static char buf[1 << 22];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return memmem(buf, n, what, strlen(what)) != NULL;
+}
+
+static void test_retract_compact(const tr_key *key, const tr_key *other)
+{
+	char dir[512];
+	tr_store *s = NULL;
+	make_dir(dir, sizeof(dir), "scrub");
+	CHECK_INT(tr_store_open(dir, TR_STORE_CREATE, tr_key_public(key), &s), 0);
+	if (!s)
+		return;
+	tr_store_set_key(s, key);
+	static tr_partner p;
+	memset(&p, 0, sizeof(p));
+	memcpy(p.id, tr_key_public(other), TR_PK_BYTES);
+	snprintf(p.name, sizeof(p.name), "p");
+	p.relation = TR_REL_UPSTREAM;
+	p.role = TR_ROLE_DISTRIBUTOR;
+	CHECK_INT(tr_store_write(s, partner_put_fn, &p), 0);
+	/* a claim large enough for LMDB's overflow pages, and its author's retraction of
+	 * two fields, in one transaction (the record's pages are changed in place) */
+	static char problem[3001];
+	memset(problem, 'p', 3000);
+	memcpy(problem, "PROBLEM-KEPT", 12);
+	tr_record r, x;
+	tr_mpw wr, wx;
+	tr_mpw_init(&wr);
+	tr_mpw_init(&wx);
+	tr_record_init(&r);
+	r.kind.p = "claim";
+	r.kind.n = 5;
+	r.seq = 1;
+	r.created_ms = 1000;
+	tr_record_add_str(&r, "product", "PRODUCT-CANARY", 14);
+	tr_record_add_str(&r, "problem", problem, 3000);
+	tr_record_add_str(&r, "opened", "2026-01-01", 10);
+	tr_record_add_str(&r, "customer", "CUSTOMER-CANARY", 15);
+	CHECK_INT(tr_record_seal(&r, other, &wr), 0);
+	tr_record_init(&x);
+	x.kind.p = "retraction";
+	x.kind.n = 10;
+	x.seq = 2;
+	x.created_ms = 2000;
+	x.nrefs = 1;
+	memcpy(x.refs[0], r.id, TR_ID_BYTES);
+	tr_record_add_str(&x, "fields", "customer,product", 16);
+	CHECK_INT(tr_record_seal(&x, other, &wx), 0);
+	tr_record ro, xo;
+	CHECK_INT(tr_record_open(tr_mpw_data(&wr), tr_mpw_size(&wr), &ro), 0);
+	CHECK_INT(tr_record_open(tr_mpw_data(&wx), tr_mpw_size(&wx), &xo), 0);
+	struct honour_ctx c = {{tr_mpw_data(&wr), tr_mpw_data(&wx)},
+	                       {tr_mpw_size(&wr), tr_mpw_size(&wx)},
+	                       {&ro, &xo},
+	                       p.index};
+	CHECK_INT(tr_store_write(s, honour_fn, &c), 0);
+	CHECK_INT(tr_store_needs_compact(s), 1);
+	/* the flag survives a restart: compaction is not forgotten */
+	tr_store_close(&s);
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	if (!s)
+		goto out;
+	tr_store_set_key(s, key);
+	CHECK_INT(tr_store_needs_compact(s), 1);
+	int done = 0;
+	CHECK_INT(tr_store_compact(s, &done), 0);
+	CHECK_INT(done, 1);
+	CHECK_INT(tr_store_needs_compact(s), 0);
+	CHECK_INT(file_has(dir, "CUSTOMER-CANARY"), 0);
+	CHECK_INT(file_has(dir, "PRODUCT-CANARY"), 0);
+	CHECK_INT(file_has(dir, "PROBLEM-KEPT"), 1); /* not retracted: still there */
+	/* and the store works on: the record is there, without the two fields */
+	struct get_ctx g = {r.id, NULL, 0, 0};
+	CHECK_INT(tr_store_read(s, get_fn, &g), 0);
+	if (g.copy) {
+		tr_record back;
+		CHECK_INT(tr_record_open(g.copy, g.len, &back), 0);
+		CHECK(!tr_record_field(&back, "customer")->disclosed);
+		CHECK(tr_record_field(&back, "problem")->disclosed);
+	}
+	free(g.copy);
+	tr_store_close(&s);
+	CHECK_INT(tr_store_open(dir, 0, tr_key_public(key), &s), 0);
+	CHECK_INT(s ? tr_store_needs_compact(s) : -1, 0);
+out:
+	tr_mpw_release(&wr);
+	tr_mpw_release(&wx);
+	tr_store_close(&s);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -2095,6 +2215,7 @@ int main(void)
 	test_two_processes(key);
 	test_sharing(key, other);
 	test_rules(key, other);
+	test_retract_compact(key, other);
 	test_upgrade(key);
 	test_allow_grows(key, other);
 

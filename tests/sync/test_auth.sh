@@ -208,6 +208,7 @@ done
 for o in a n x w; do
 	node_term "$o"
 	check_eq "$NODE_RC" 0 "$o stops cleanly"
+	[ "$NODE_RC" = 0 ] || note "$(grep -E '^<[0-4]>' "$TMP/$o.log" | tail -5)" # why
 done
 
 logs_clean a n x y w
