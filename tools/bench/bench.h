@@ -16,5 +16,7 @@ int run(char *const argv[], struct rusage *ru, int quiet);
 
 /* `trestle-bench sync ...` (sync_bench.c): argv[0] is "sync". */
 int sync_main(int argc, char **argv);
+/* `trestle-bench group ...` (group_bench.c). */
+int group_main(int argc, char **argv);
 
 #endif

@@ -9,7 +9,8 @@
  *  - store bytes per record against the record's own encoded size (target under 2x).
  * It is a program, not a test: figures vary by machine, the ratios are what count.
  * usage: trestle-bench [--records N] [--rows N] [--keep]
- *        trestle-bench sync [--records N] [--keep DIR] [--trestled PATH] (sync_bench.c) */
+ *        trestle-bench sync [--records N] [--keep DIR] [--trestled PATH] (sync_bench.c)
+ *        trestle-bench group [--ideas N] (group_bench.c) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -281,6 +282,8 @@ int main(int argc, char **argv)
 	int keep = 0;
 	if (argc > 1 && !strcmp(argv[1], "sync"))
 		return sync_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "group"))
+		return group_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--records") && i + 1 < argc)
 			records = strtoull(argv[++i], NULL, 10);
@@ -293,6 +296,8 @@ int main(int argc, char **argv)
 			    stderr,
 			    "usage: trestle-bench [--records N] [--rows N] [--keep]\n"
 			    "       trestle-bench sync --help   (partner sync between daemons)\n"
+			    "       trestle-bench group [--ideas N]   (grouping the producer's "
+			    "ideas)\n"
 			    "  --records  records for the creation benchmark (100000)\n"
 			    "  --rows     CSV rows for the import benchmark (1000000)\n"
 			    "  --keep     keep the work directory\n");
