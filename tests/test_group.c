@@ -117,10 +117,10 @@ int main(void)
 	/* the same ideas in the same order: the same groups */
 	tr_grouper *h = NULL;
 	CHECK_INT(tr_grouper_new(&h), 0);
-	const char *texts[] = {"Detergent dosing: the machine doses too much detergent for small "
-	                       "loads",
-	                       "Too much detergent dosed on small loads, please adjust the dosing",
-	                       "Hygiene report should show the rinse temperature per cycle"};
+	const char *texts[] = {
+	    "Detergent dosing: the machine doses too much detergent for small loads",
+	    "Too much detergent dosed on small loads, please adjust the dosing",
+	    "Hygiene report should show the rinse temperature per cycle"};
 	for (int i = 0; h && i < 3; i++) {
 		uint32_t grp;
 		CHECK_INT(tr_grouper_add(h, ids[i], texts[i], strlen(texts[i]), &grp, &like), 0);

@@ -112,6 +112,7 @@ int cmd_inbox(tr_cli *cli, int argc, char **argv);
 int cmd_consent(tr_cli *cli, int argc, char **argv);
 int cmd_retract(tr_cli *cli, int argc, char **argv);
 int cmd_retractions(tr_cli *cli, int argc, char **argv);
+int cmd_idea(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */
 

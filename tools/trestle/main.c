@@ -32,6 +32,7 @@ static const struct command {
      "pair with partner nodes: add, list, show, pending, ignore, suspend, resume, "
      "remove"},
     {"policy", cmd_policy, "what goes to which partner: add, list, show, remove, test"},
+    {"idea", cmd_idea, "ideas grouped: near-duplicates together (groups, merge, split)"},
     {"share", cmd_share, "grant one record to a partner (or revoke the grant)"},
     {"inbox", cmd_inbox, "received records waiting to be forwarded or declined"},
     {"consent", cmd_consent, "consent to a partner passing this firm's records on"},

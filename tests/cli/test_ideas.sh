@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_ideas.sh: trestle idea groups|merge|split on one node: near-duplicate ideas in one
+# group, filters, JSON, merging by hand (a signed "merged" status, producers only),
+# splitting (local), and bad input refused with nothing changed.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+P=$TMP/producer
+D=$TMP/distributor
+new_node "$P" --name "Acme" --role producer
+new_node "$D" --name "Nordic Dish" --role distributor
+
+mkidea() { # NODE TITLE CATEGORY PRODUCT: prints the new idea's id
+	"$T" --home "$1" record create idea title="$2" text="$2" category="$3" product="$4" | tail -1
+}
+groups() { "$T" --home "$P" idea groups --json "$@"; }
+# gfield JSON EXPR [ARGS...]: a Python expression over the parsed JSON (g), with the
+# extra arguments in a (a list)
+gfield() {
+	py 'import json,sys; g = json.loads(sys.argv[1]); a = sys.argv[3:]; print(eval(sys.argv[2]))' "$@"
+}
+
+run --home "$P" idea groups --json
+check_rc 0 "idea groups on a node with no ideas exits 0"
+check_eq "$OUT" "[]" "no ideas: no groups"
+
+I1=$(mkidea "$P" "Detergent dosing: too much detergent on small loads" dosing DW-200)
+I2=$(mkidea "$P" "Too much detergent dosed for small loads, please" dosing DW-200)
+I3=$(mkidea "$P" "Small loads get too much detergent from the dosing" dosing DW-200)
+I4=$(mkidea "$P" "Hygiene report with the rinse temperature per cycle" hygiene DW-300)
+I5=$(mkidea "$P" "Rinse temperatures per cycle in the hygiene reports" hygiene DW-300)
+I6=$(mkidea "$P" "A quieter drain pump for night shifts" noise DW-200)
+
+G=$(groups)
+check_eq "$(gfield "$G" 'len(g)')" 3 "six ideas, three groups"
+check_eq "$(gfield "$G" '[x["ideas"] for x in g]')" "[3, 2, 1]" "largest first: 3, 2, 1 ideas"
+check_eq "$(gfield "$G" 'sorted(g[0]["members"]) == sorted(a)' "$I1" "$I2" "$I3")" True \
+	"the three dosing ideas are one group"
+check_eq "$(gfield "$G" 'g[0]["product"] + " " + g[0]["category"] + " " + g[0]["status"]')" \
+	"DW-200 dosing submitted" "the group's product, category and status"
+check_eq "$(gfield "$G" 'g[0]["firms"], g[0]["distributors"]')" "(1, 1)" \
+	"one firm (this node wrote them all), one source"
+
+run --home "$P" idea groups --product DW-300 --json
+check_eq "$(gfield "$OUT" '[x["ideas"] for x in g]')" "[2]" "--product keeps the DW-300 group"
+run --home "$P" idea groups --min 2 --json
+check_eq "$(gfield "$OUT" 'len(g)')" 2 "--min 2 leaves out the single idea"
+run --home "$P" idea groups --category noise
+check_rc 0 "the table exits 0"
+check_out_has "GROUP" "the table has a header"
+check_out_has "A quieter drain pump" "and the group's title"
+
+# a status shows as the group's
+"$T" --home "$P" record create status --ref "$I4" state=planned message="Q3" >/dev/null
+check_eq "$(gfield "$(groups --category hygiene)" 'g[0]["status"]')" planned \
+	"the latest status of a member is the group's"
+
+# merging by hand: a signed status "merged" naming the idea it joins
+N0=$(count "$P")
+run --home "$P" idea merge "${I6:0:10}" --into "${I1:0:10}" --message "one topic"
+check_rc 0 "idea merge exits 0"
+check_eq "$(count "$P")" $((N0 + 1)) "merge wrote one record"
+M=$("$T" --home "$P" record list --kind status --ref "$I6" --json)
+check_eq "$(gfield "$M" 'g[-1]["fields"]["state"] + " " + g[-1]["fields"]["message"]')" \
+	"merged one topic" "a status merged, with the message"
+check_eq "$(gfield "$M" 'sorted(g[-1]["refs"]) == sorted(a)' "$I6" "$I1")" True \
+	"it refers to both ideas"
+G=$(groups)
+check_eq "$(gfield "$G" '[x["ideas"] for x in g]')" "[4, 2]" "the pump idea is now in the dosing group"
+check_eq "$(gfield "$G" 'g[0]["status"]')" submitted "a merge is no state of the group"
+
+# splitting: local only, nothing written but a note
+N1=$(count "$P")
+run --home "$P" idea split "$I2"
+check_rc 0 "idea split exits 0"
+check_eq "$(count "$P")" "$N1" "split writes no record"
+check_eq "$(gfield "$(groups)" '[x["ideas"] for x in g]')" "[3, 2, 1]" "the split idea is alone"
+run --home "$P" audit
+check_out_has "idea-merge" "the audit log has the merge"
+check_out_has "idea-split" "and the split"
+
+# bad input: refused, with why, nothing changed
+N2=$(count "$P")
+run --home "$P" idea merge "$I1" --into "$I1"
+check_rc 1 "merging an idea into itself is refused"
+check_err_has "into itself" "and says so"
+ST=$(gfield "$("$T" --home "$P" record list --kind status --json)" 'g[0]["id"]')
+run --home "$P" idea merge "$I1" --into "$ST"
+check_rc 1 "merging into a status is refused"
+check_err_has "not an idea" "and says it is not an idea"
+run --home "$P" idea merge "$I1"
+check_rc 2 "merge without --into is a usage error"
+run --home "$P" idea merge ffff0000 --into "$I1"
+check_rc 1 "an unknown idea is refused"
+run --home "$P" idea split "$ST"
+check_rc 1 "splitting a status is refused"
+check_eq "$(count "$P")" "$N2" "nothing was written by the refused commands"
+DI=$(mkidea "$D" "Detergent dosing on small loads" dosing DW-200)
+DJ=$(mkidea "$D" "Quieter pump" noise DW-200)
+run --home "$D" idea merge "$DI" --into "$DJ"
+check_rc 1 "a distributor cannot merge"
+check_err_has "only a producer merges" "and is told who can"
+run --home "$D" idea groups --json
+check_rc 0 "a distributor sees its own groups"
+run --home "$P" idea frobnicate
+check_rc 2 "an unknown subcommand is a usage error"
+
+finish
