@@ -91,6 +91,11 @@ void tr_partner_name_of(tr_txn *t, uint32_t index, char *out, size_t n);
 int tr_role_parse(const char *s);
 const char *tr_role_name(int role);
 
+/* The ideas this node holds, grouped (cmd_idea.c): a JSON array as `trestle idea groups
+ * --json` prints it, of the groups matching the filters (NULL, 0: all). cli is open. */
+int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint64_t min,
+                   json_t **out);
+
 /* Commands: one file each. argv[0] is the command's name. */
 int cmd_init(tr_cli *cli, int argc, char **argv);
 int cmd_id(tr_cli *cli, int argc, char **argv);

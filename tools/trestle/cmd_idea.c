@@ -251,56 +251,31 @@ static size_t distinct_count(struct member **mv, size_t a, size_t b, int by_sour
 	return n;
 }
 
-static int idea_groups(tr_cli *cli, int argc, char **argv)
+int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint64_t min,
+                   json_t **out)
 {
-	static const tr_cmd_help h = {
-	    "idea groups", "",
-	    "The ideas this node holds, grouped: near-duplicates raised by several user firms "
-	    "in their own words are one group. Each group shows how many ideas, user firms and "
-	    "distributors (the partners the ideas came from) raised it, its main product and "
-	    "category, its latest status, and the assessments passed on with its ideas.",
-	    "Groups follow the words of each idea's title and text (section \"Grouping\" of\n"
-	    "trestle(1)); `trestle idea merge` and `trestle idea split` correct them by hand.\n"
-	    "User firms are counted by their node key, the only name a producer has for them."};
-	const char *product = NULL, *category = NULL;
-	int json = 0;
-	uint64_t min = 1;
-	const tr_opt opts[] = {
-	    {"product", 'p', TR_OPT_STR, &product, "PRODUCT", "only groups about this product"},
-	    {"category", 'c', TR_OPT_STR, &category, "CATEGORY", "only groups of this category"},
-	    {"min", 0, TR_OPT_U64, &min, "N", "only groups of at least N ideas"},
-	    {"json", 0, TR_OPT_FLAG, &json, NULL, "print a JSON array"},
-	    {0}};
-	const char *pos[1];
-	size_t npos;
-	int rc = tr_cli_begin(cli, &h, opts, argc, argv, pos, 0, &npos, 1);
-	if (rc >= 0)
-		return rc;
 	struct view v;
 	memset(&v, 0, sizeof(v));
+	*out = NULL;
 	if (tr_grouper_new(&v.g) != 0)
-		return tr_cli_error("out of memory");
-	rc = tr_store_read(cli->store, view_fn, &v);
-	if (rc) {
-		tr_grouper_free(&v.g);
-		return tr_cli_error("cannot read the ideas: %s", tr_strerror(rc));
-	}
+		return ENOMEM;
+	int rc = tr_store_read(cli->store, view_fn, &v);
 	struct member **mv = malloc((v.n ? v.n : 1) * sizeof(*mv));
 	struct group_row *rows = malloc((v.n ? v.n : 1) * sizeof(*rows));
 	json_t *arr = json_array();
 	size_t nrows = 0;
-	if (!mv || !rows)
-		return tr_cli_error("out of memory");
-	for (size_t i = 0; i < v.n; i++)
+	if (!rc && (!mv || !rows || !arr))
+		rc = ENOMEM;
+	for (size_t i = 0; !rc && i < v.n; i++)
 		mv[i] = &v.m[i];
-	/* stable within a group: members keep their arrival order */
-	for (size_t i = 1; i < v.n; i++) /* insertion sort by group: stable */
+	/* members keep their arrival order within a group (insertion sort: stable) */
+	for (size_t i = 1; !rc && i < v.n; i++)
 		for (size_t j = i; j > 0 && cmp_u32p(&mv[j - 1], &mv[j]) > 0; j--) {
 			struct member *x = mv[j];
 			mv[j] = mv[j - 1];
 			mv[j - 1] = x;
 		}
-	for (size_t a = 0; a < v.n;) {
+	for (size_t a = 0; !rc && a < v.n;) {
 		size_t b = a;
 		while (b < v.n && mv[b]->group == mv[a]->group)
 			b++;
@@ -333,54 +308,96 @@ static int idea_groups(tr_cli *cli, int argc, char **argv)
 			nrows++;
 		a = b;
 	}
-	if (nrows)
+	if (!rc && nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_rows);
-	for (size_t i = 0; i < nrows; i++) {
+	for (size_t i = 0; !rc && i < nrows; i++) {
 		const struct group_row *r = &rows[i];
 		const struct member *f = &v.m[r->first];
 		char hex[TR_ID_HEX_SIZE];
-		const char *state = r->latest >= 0 ? v.st[r->latest].state : "submitted";
+		json_t *ids = json_array();
 		tr_id_hex(f->id, hex);
-		if (json) {
-			json_t *ids = json_array();
-			for (size_t k = 0; k < v.n; k++)
-				if (v.m[k].group == r->group) {
-					char h2[TR_ID_HEX_SIZE];
-					tr_id_hex(v.m[k].id, h2);
-					json_array_append_new(ids, json_string(h2));
-				}
-			json_array_append_new(
-			    arr,
-			    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "group",
-			              hex, "title", f->title, "ideas", (json_int_t)r->ideas,
-			              "firms", (json_int_t)r->firms, "distributors",
-			              (json_int_t)r->distributors, "product", r->product,
-			              "category", r->category, "status", state, "assessments",
-			              (json_int_t)r->assessments, "members", ids));
-		} else {
-			if (!i)
-				printf("%-12s %5s %5s %5s  %-10s %-12s %-12s %s\n", "GROUP",
-				       "IDEAS", "FIRMS", "DISTR", "PRODUCT", "CATEGORY", "STATUS",
-				       "TITLE");
-			printf("%.12s %5zu %5zu %5zu  %-10.10s %-12.12s %-12.12s %.60s\n", hex,
-			       r->ideas, r->firms, r->distributors,
-			       r->product[0] ? r->product : "-", r->category[0] ? r->category : "-",
-			       state, f->title);
-		}
+		for (size_t k = 0; k < v.n; k++)
+			if (v.m[k].group == r->group) {
+				char h2[TR_ID_HEX_SIZE];
+				tr_id_hex(v.m[k].id, h2);
+				json_array_append_new(ids, json_string(h2));
+			}
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "group", hex,
+		              "title", f->title, "ideas", (json_int_t)r->ideas, "firms",
+		              (json_int_t)r->firms, "distributors", (json_int_t)r->distributors,
+		              "product", r->product, "category", r->category, "status",
+		              r->latest >= 0 ? v.st[r->latest].state : "submitted", "assessments",
+		              (json_int_t)r->assessments, "members", ids));
 	}
-	if (json) {
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else if (!nrows && cli->out_tty)
-		fprintf(stderr, "no ideas here%s\n",
-		        product || category || min > 1 ? " that match" : "");
-	json_decref(arr);
 	free(mv);
 	free(rows);
 	free(v.m);
 	free(v.st);
 	free(v.assess);
 	tr_grouper_free(&v.g);
+	if (rc)
+		json_decref(arr);
+	else
+		*out = arr;
+	return rc;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s && *s ? s : "-";
+}
+
+static int idea_groups(tr_cli *cli, int argc, char **argv)
+{
+	static const tr_cmd_help h = {
+	    "idea groups", "",
+	    "The ideas this node holds, grouped: near-duplicates raised by several user firms "
+	    "in their own words are one group. Each group shows how many ideas, user firms and "
+	    "distributors (the partners the ideas came from) raised it, its main product and "
+	    "category, its latest status, and the assessments passed on with its ideas.",
+	    "Groups follow the words of each idea's title and text (trestle(1), \"trestle "
+	    "idea\");\n"
+	    "`trestle idea merge` and `trestle idea split` correct them by hand.\n"
+	    "User firms are counted by their node key, the only name a producer has for them."};
+	const char *product = NULL, *category = NULL;
+	int json = 0;
+	uint64_t min = 1;
+	const tr_opt opts[] = {
+	    {"product", 'p', TR_OPT_STR, &product, "PRODUCT", "only groups about this product"},
+	    {"category", 'c', TR_OPT_STR, &category, "CATEGORY", "only groups of this category"},
+	    {"min", 0, TR_OPT_U64, &min, "N", "only groups of at least N ideas"},
+	    {"json", 0, TR_OPT_FLAG, &json, NULL, "print a JSON array"},
+	    {0}};
+	const char *pos[1];
+	size_t npos;
+	json_t *arr;
+	int rc = tr_cli_begin(cli, &h, opts, argc, argv, pos, 0, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if ((rc = tr_idea_groups(cli, product, category, min, &arr)) != 0)
+		return tr_cli_error("cannot group the ideas: %s", tr_strerror(rc));
+	if (json) {
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (!json_array_size(arr) && cli->out_tty)
+		fprintf(stderr, "no ideas here%s\n",
+		        product || category || min > 1 ? " that match" : "");
+	for (size_t i = 0; !json && i < json_array_size(arr); i++) {
+		json_t *g = json_array_get(arr, i);
+		if (!i)
+			printf("%-12s %5s %5s %5s  %-10s %-12s %-12s %s\n", "GROUP", "IDEAS",
+			       "FIRMS", "DISTR", "PRODUCT", "CATEGORY", "STATUS", "TITLE");
+		printf("%.12s %5lld %5lld %5lld  %-10.10s %-12.12s %-12.12s %.60s\n",
+		       jstr(g, "group"), (long long)json_integer_value(json_object_get(g, "ideas")),
+		       (long long)json_integer_value(json_object_get(g, "firms")),
+		       (long long)json_integer_value(json_object_get(g, "distributors")),
+		       jstr(g, "product"), jstr(g, "category"), jstr(g, "status"),
+		       jstr(g, "title"));
+	}
+	json_decref(arr);
 	return 0;
 }
 
