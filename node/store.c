@@ -22,6 +22,7 @@
 #include "error.h"
 #include "kind.h"
 #include "store_int.h"
+#include "lifecycle.h"
 #include "banned.h"
 
 #define STORE_MAGIC "trestle-store"
@@ -1046,6 +1047,67 @@ static int load_seq(tr_txn *t)
 /* References must exist here, be of a kind the record's kind may point at, and a
  * retraction may only withdraw a record its author wrote or received from a partner
  * (and so may have passed on). */
+struct newest {
+	uint64_t created_ms, pos;
+	char state[TR_MAX_NAME + 1];
+};
+
+static int newest_cb(void *ctx, const tr_hit *h)
+{
+	struct newest *n = ctx;
+	const tr_field *f = tr_record_field(h->rec, "state");
+	if (h->rec->nrefs != 1 || !f || !f->disclosed || f->value.type != TR_VAL_STR ||
+	    tr_str_eq(f->value.s, "note") || f->value.s.n > TR_MAX_NAME)
+		return 0;
+	if (h->rec->created_ms > n->created_ms ||
+	    (h->rec->created_ms == n->created_ms && h->pos > n->pos)) {
+		n->created_ms = h->rec->created_ms;
+		n->pos = h->pos;
+		memcpy(n->state, f->value.s.p, f->value.s.n);
+		n->state[f->value.s.n] = '\0';
+	}
+	return 0;
+}
+
+int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, char *out, size_t n)
+{
+	struct newest nw;
+	tr_query q;
+	memset(&nw, 0, sizeof(nw));
+	memset(&q, 0, sizeof(q));
+	q.kind = "status";
+	q.ref = id;
+	const char *first = tr_lifecycle_first(kind);
+	int rc = tr_txn_scan(t, &q, newest_cb, &nw);
+	if (rc)
+		return rc;
+	/* after() maps "reopened" to where it leads */
+	snprintf(out, n, "%s",
+	         nw.state[0] ? tr_lifecycle_after(kind, NULL, nw.state)
+	         : first     ? first
+	                     : "");
+	return 0;
+}
+
+/* A status this node writes about rec's one ref (of kind): the move must be allowed
+ * from the ref's state now (proto/lifecycle.c). Kinds without states take any. */
+static int check_state(tr_txn *t, const tr_record *rec, const char *kind, char *why, size_t whylen)
+{
+	const tr_field *f = tr_record_field(rec, "state");
+	char now[TR_MAX_NAME + 1], next[TR_MAX_NAME + 1];
+	uint8_t id[TR_ID_BYTES];
+	if (!tr_lifecycle_first(kind) || !f || !f->disclosed || f->value.type != TR_VAL_STR ||
+	    f->value.s.n > TR_MAX_NAME)
+		return 0;
+	memcpy(id, rec->refs[0], TR_ID_BYTES);
+	memcpy(next, f->value.s.p, f->value.s.n);
+	next[f->value.s.n] = '\0';
+	int rc = tr_txn_state(t, id, kind, now, sizeof(now));
+	if (rc)
+		return rc;
+	return tr_lifecycle_check(kind, now, next, why, whylen) ? TR_ESCHEMA : 0;
+}
+
 int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
                       size_t whylen)
 {
@@ -1071,6 +1133,14 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 			snprintf(why, whylen, "a %s cannot refer to a %.*s (record %.16s...)",
 			         k->name, (int)target->kind.n, target->kind.p, hex);
 			return TR_EREF;
+		}
+		if (tr_str_eq(rec->kind, "status") && rec->nrefs == 1) {
+			/* a state change: it must follow from the record's state now */
+			char kind[TR_MAX_NAME + 1];
+			snprintf(kind, sizeof(kind), "%.*s", (int)target->kind.n, target->kind.p);
+			if ((rc = check_state(t, rec, kind, why, whylen)) != 0)
+				return rc;
+			continue;
 		}
 		if (tr_str_eq(rec->kind, "retraction") &&
 		    memcmp(target->author, author, TR_PK_BYTES) != 0 &&

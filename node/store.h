@@ -100,6 +100,11 @@ int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms,
 /* Checks rec's references against the store: each must exist and be of a kind rec's
  * kind may refer to, and a retraction may only withdraw author's own record.
  * 0, or TR_EREF with a sentence in why. (tr_txn_create calls it.) */
+/* The state of record id (of kind) now: its newest status's ("note" aside, "reopened"
+ * leading back), or the kind's first state; "" for a kind without states. */
+int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, char *out,
+                 size_t n);
+
 int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
                       size_t whylen);
 
@@ -141,7 +146,9 @@ typedef struct tr_hit {
 } tr_hit;
 
 /* Calls cb for each record matching q, in arrival order, using the narrowest index.
- * cb returns 0 to go on, anything else to stop (that value is returned). */
+ * cb returns 0 to go on, anything else to stop (that value is returned). h->rec is
+ * decoded into one buffer per transaction: a scan inside cb reuses it, so copy what cb
+ * needs of h->rec before scanning again. */
 int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit *h), void *ctx);
 
 /* ---- partners ---- */

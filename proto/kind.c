@@ -36,8 +36,31 @@
 
 static const char *const answers[] = {"accept", "decline", NULL};
 static const char *const outcomes[] = {"keep", "return", "undecided", NULL};
-static const char *const states[] = {"under_review", "planned", "in_progress", "released",
-                                     "declined",     "merged",  "note",        NULL};
+static const char *const states[] = {
+    /* proto/lifecycle.c says which follow which, per kind of record */
+    "submitted",
+    "under_review",
+    "planned",
+    "in_progress",
+    "released",
+    "declined",
+    "merged",
+    "draft",
+    "information_requested",
+    "approved",
+    "partly_approved",
+    "rejected",
+    "closed",
+    "open",
+    "candidates_proposed",
+    "in_trial",
+    "reported",
+    "cancelled",
+    "expired",
+    "reopened",
+    "note",
+    NULL};
+static const char *const stages[] = {"generation", "conversion", "diffusion", NULL};
 static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
 static const char *const recommendations[] = {"support", "neutral", "oppose", NULL};
 
@@ -61,6 +84,7 @@ static const tr_field_spec idea_fields[] = {
     TEXT("text", 1, 8000, "the idea in the user's words"),
     STR("product", 0, 64, "product or model it concerns"),
     STR("category", 0, 64, "e.g. hygiene, cost, usability"),
+    ENUM("stage", 0, stages, "innovation stage: generation, conversion or diffusion"),
     STR("submitter", 0, 200, "who raised it (a contact field)"),
     STR("account", 0, 200, "the user firm (a contact field)"),
     STR("external_id", 0, 64, "id in the firm's own CRM"),
@@ -93,8 +117,12 @@ static const tr_field_spec trial_report_fields[] = {
     ENUM("outcome", 0, outcomes, "keep, return or undecided"), END};
 static const tr_field_spec status_fields[] = {
     ENUM("state", 1, states,
-         "under_review, planned, in_progress, released, declined, merged, note"),
-    TEXT("message", 0, 8000, "explanation for the firms that raised it"), END};
+         "the new state of the record it refers to (which: trestle(1), \"States\"), "
+         "reopened, or note"),
+    TEXT("message", 0, 8000, "explanation for the firms that raised it"),
+    STR("into", 0, 64,
+        "merged: the id of the idea it joined (refs are sorted, so they cannot say)"),
+    END};
 static const tr_field_spec assessment_fields[] = {
     TEXT("text", 1, 8000, "the distributor's judgement"), INT("score", 0, 0, 10, "0 to 10"),
     ENUM("recommendation", 0, recommendations, "support, neutral or oppose"), END};

@@ -58,7 +58,7 @@ create TRESP test_response --ref "$TREQ" answer=accept text="We can start in Mar
 sleep 1.05
 MID=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 create TREP trial_report --ref "$TREQ" text="Ran well; quieter than DW-200" rating=4 outcome=keep
-create STAT status --ref "$IDEA" state=planned message="In the Q3 release"
+create STAT status --ref "$IDEA" state=note message="In the Q3 release"
 create ASSESS assessment --ref "$CLAIM" text="Claim is valid; pump batch 12" score=8 recommendation=support
 create CONS consent scope=trial text="Cafe Nord agrees to the DW-300 trial" until=2026-12-31
 create RETR retraction --ref "$CONS" reason="Entered by mistake"
@@ -105,6 +105,10 @@ bad 1 "a status refers to 1 to 2 records, not 0" "status without --ref" -- statu
 bad 1 "a status cannot refer to a account" "status --ref to an account" -- status --ref "$ACC" state=planned
 bad 1 "no record with id $ZERO64" "--ref to a missing id" -- status --ref "$ZERO64" state=planned
 bad 1 "no record with id" "--ref to a missing prefix" -- status --ref "${ZERO64:0:10}" state=planned
+# decisions on an idea are its producer's; this node is a distributor: a note only
+bad 1 "the producer's to set" "a distributor's status on an idea" -- status --ref "$IDEA" state=planned
+# states follow the record's lifecycle
+bad 1 "cannot become approved" "a draft claim cannot be approved" -- status --ref "$CLAIM" state=approved
 bad 1 "a test_response refers to exactly 1 record, not 0" "test_response without --ref" -- test_response answer=accept
 bad 1 "a test_response cannot refer to a idea" "test_response --ref to an idea" -- test_response --ref "$IDEA" answer=accept
 bad 1 "rating must be between 1 and 5, not 6" "number out of range" -- trial_report --ref "$TREQ" text=x rating=6
@@ -241,7 +245,7 @@ check_eq "$REFBY" "${TRESP:0:12},${TREP:0:12}," "show of the test request lists 
 run --home "$H" record show "$(tr a-f A-F <<<"${STAT:0:10}")"
 check_rc 0 "show accepts an upper-case prefix"
 check_match "$OUT" $'\nrefers +'"$IDEA"$'\n' "show of the status shows what it refers to"
-check_match "$OUT" $'\n  state +planned\n' "show of the status shows its state"
+check_match "$OUT" $'\n  state +note\n' "show of the status shows its state"
 run --home "$H" record show "$FOREIGN"
 check_rc 0 "show of the other node's record"
 check "the other node's record is not marked [this node]" test "${OUT/\[this node\]/}" == "$OUT"

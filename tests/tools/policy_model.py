@@ -526,6 +526,29 @@ def gen_terms(rng, node, kind, fields, useful):
     return {"hops": hops, "to": sorted(to, key=ROLES.index), "private": private}
 
 
+# A status moves its record along its lifecycle (proto/lifecycle.c), one step forward at
+# a time; decisions on ideas and test requests are the producer's: others write notes.
+CHAINS = {"idea": ["under_review", "planned", "in_progress", "released"],
+          "claim": ["submitted", "under_review", "approved", "closed"],
+          "test_request": ["candidates_proposed", "in_trial", "reported", "closed"]}
+
+
+def status_state(ctx, node, refs):
+    kinds = {r["label"]: r["kind"] for r in ctx.st["records"]}
+    targets = [kinds.get(r) for r in refs]
+    if node != "P" and ("idea" in targets or "test_request" in targets):
+        return "note"
+    if len(refs) != 1 or targets[0] not in CHAINS:
+        return "note"
+    steps = ctx.st.setdefault("status_steps", {})
+    i = steps.get(refs[0], -1) + 1
+    chain = CHAINS[targets[0]]
+    if i >= len(chain):
+        return "note"
+    steps[refs[0]] = i
+    return chain[i]
+
+
 def create_record(ctx, rng, node, kind, refs, useful, phase, forced=None):
     """Generates and creates one record; logs it (id None if the CLI refused)."""
     label = next_label(ctx, node)
@@ -534,6 +557,8 @@ def create_record(ctx, rng, node, kind, refs, useful, phase, forced=None):
         if f in KINDS[kind]["req"] or rng.random() < 0.6 or (forced and f in forced):
             v = gen_value(rng, f, canary(ctx, label, f))
             fields[f] = gen_numbers(rng, v)
+    if kind == "status":
+        fields["state"] = status_state(ctx, node, refs)
     terms = gen_terms(rng, node, kind, fields, useful)
     rec = {"label": label, "node": node, "kind": kind, "fields": fields,
            "refs": list(refs), "terms": terms, "phase": phase, "id": None}
