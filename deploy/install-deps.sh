@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install trestle's build and test dependencies from Debian 12's own archive.
 # Idempotent: packages already present are left alone. Must run as root (or via sudo).
+# chromium: tests/cli/test_report.sh loads the HTML report in headless Chromium.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libzmq3-dev liblmdb-dev lmdb-utils libsodium-dev libmsgpack-dev libjansson-dev
-clang libclang-rt-14-dev python3"
+clang libclang-rt-14-dev python3
+chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -118,6 +118,7 @@ int cmd_consent(tr_cli *cli, int argc, char **argv);
 int cmd_retract(tr_cli *cli, int argc, char **argv);
 int cmd_retractions(tr_cli *cli, int argc, char **argv);
 int cmd_idea(tr_cli *cli, int argc, char **argv);
+int cmd_report(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */
 

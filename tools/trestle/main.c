@@ -33,6 +33,7 @@ static const struct command {
      "remove"},
     {"policy", cmd_policy, "what goes to which partner: add, list, show, remove, test"},
     {"idea", cmd_idea, "ideas grouped: near-duplicates together (groups, merge, split)"},
+    {"report", cmd_report, "the view of ideas, claims and trials as an HTML page or JSON"},
     {"share", cmd_share, "grant one record to a partner (or revoke the grant)"},
     {"inbox", cmd_inbox, "received records waiting to be forwarded or declined"},
     {"consent", cmd_consent, "consent to a partner passing this firm's records on"},
