@@ -28,10 +28,19 @@ if [ ! -x "$D" ]; then
 fi
 declare -A DPID
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on now
+# free_port: a TCP port on 127.0.0.1 nobody listens on now, and none this test handed out
+# before (the kernel may give a closed port out again: two nodes must not get the same).
+# The ports handed out are kept in a file, since callers run it in a subshell.
 free_port() {
-	py 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	local p
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		p=$(py 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+		grep -qx "$p" "$TMP/.ports" 2>/dev/null && continue
+		echo "$p" >>"$TMP/.ports"
+		break
+	done
+	echo "$p"
 }
 
 node_init() {

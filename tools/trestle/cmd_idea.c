@@ -180,7 +180,8 @@ static int view_fn(tr_txn *t, void *ctx)
 		uint32_t ng;
 		tr_id_hex(v->m[i].id, hex);
 		snprintf(key, sizeof(key), SPLIT_NOTE "%.40s", hex);
-		if (tr_txn_note_get(t, key, &val, &len) == 0)
+		if (tr_txn_note_get(t, key, &val, &len) == 0 && len == 1 &&
+		    *(const char *)val == '1')
 			tr_grouper_split(v->g, v->m[i].id, &ng);
 	}
 	for (size_t i = 0; i < v->n; i++)
@@ -472,12 +473,21 @@ static int change_fn(tr_txn *t, void *vctx)
 	snprintf(msg, sizeof(msg), "%s", c->message ? c->message : "merged with a like idea");
 	tr_record_add_str(&st, "state", "merged", 6);
 	tr_record_add_str(&st, "message", msg, strlen(msg));
+	tr_record_add_str(&st, "into", hex2, strlen(hex2));
 	tr_mpw_init(&w);
 	rc = tr_txn_create(t, c->cli->key, &st, tr_now_ms(), &w, c->why, sizeof(c->why));
 	tr_mpw_release(&w);
 	if (rc)
 		return rc;
 	c->written = 1;
+	/* a merge by hand after a split by hand: the merge holds */
+	char key[80];
+	snprintf(key, sizeof(key), SPLIT_NOTE "%.40s", hex);
+	const void *val;
+	size_t vlen;
+	if (tr_txn_note_get(t, key, &val, &vlen) == 0 &&
+	    (rc = tr_txn_note_put(t, key, "0", 1)) != 0)
+		return rc;
 	snprintf(detail, sizeof(detail), "%.16s into %.16s (by %s)", hex, hex2, tr_cli_who());
 	return tr_txn_audit(t, tr_now_ms(), "idea-merge", detail);
 }
