@@ -208,6 +208,19 @@ if t nordic inbox forward "${idea2:0:12}" --to acme; then
 fi
 echo "(refused, as it must be)"
 
+say "Hotel Sol consents; its waiting idea goes on, and it raises the pump problem too"
+t hotel-sol consent grant nordic --for ideas
+idea3=$(t hotel-sol record create idea title="Drain pump wear alarm" product=DW-200 \
+	category=reliability text="Warn us before the drain pump wears out, we lost a service to it." \
+	--onward-hops 1 --onward-to producer | tail -1)
+wait_for acme "$idea2" >/dev/null
+wait_for acme "$idea3" >/dev/null
+echo "acme now holds both of Hotel Sol's ideas"
+
+say "The producer's view: ideas grouped, near-duplicates from different firms together"
+t acme idea groups
+t acme report --html "$NET/acme-report.html" --title "Acme: what the field says"
+
 say "What each firm holds now"
 for f in "${FIRMS[@]}"; do
 	printf '%-10s ' "$f"
@@ -229,4 +242,5 @@ else
 	stop_all
 	trap - EXIT
 	say "Stopped the daemons. The nodes stay in $NET (re-run with --keep to keep them running)."
+	echo "The producer's report: $NET/acme-report.html (open it in a browser)"
 fi
