@@ -1050,15 +1050,24 @@ static int load_seq(tr_txn *t)
 struct newest {
 	uint64_t created_ms, pos;
 	char state[TR_MAX_NAME + 1];
+	char target[TR_ID_HEX_SIZE]; /* the record whose state this is */
 };
 
 static int newest_cb(void *ctx, const tr_hit *h)
 {
 	struct newest *n = ctx;
 	const tr_field *f = tr_record_field(h->rec, "state");
-	if (h->rec->nrefs != 1 || !f || !f->disclosed || f->value.type != TR_VAL_STR ||
-	    tr_str_eq(f->value.s, "note") || f->value.s.n > TR_MAX_NAME)
+	if (!f || !f->disclosed || f->value.type != TR_VAL_STR || tr_str_eq(f->value.s, "note") ||
+	    f->value.s.n > TR_MAX_NAME)
 		return 0;
+	if (h->rec->nrefs != 1) {
+		/* two refs: a merge, which is the state of the idea merged, not of the one
+		 * it joined (named in "into") */
+		const tr_field *into = tr_record_field(h->rec, "into");
+		if (!tr_str_eq(f->value.s, "merged") || !into || !into->disclosed ||
+		    into->value.type != TR_VAL_STR || tr_str_eq(into->value.s, n->target))
+			return 0;
+	}
 	if (h->rec->created_ms > n->created_ms ||
 	    (h->rec->created_ms == n->created_ms && h->pos > n->pos)) {
 		n->created_ms = h->rec->created_ms;
@@ -1075,6 +1084,7 @@ int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, cha
 	tr_query q;
 	memset(&nw, 0, sizeof(nw));
 	memset(&q, 0, sizeof(q));
+	tr_id_hex(id, nw.target);
 	q.kind = "status";
 	q.ref = id;
 	const char *first = tr_lifecycle_first(kind);

@@ -105,4 +105,35 @@ check_rc 0 "a distributor sees its own groups"
 run --home "$P" idea frobnicate
 check_rc 2 "an unknown subcommand is a usage error"
 
+# states: idea status moves an idea along its lifecycle; list shows the state now
+run --home "$P" idea status "$I4" in_progress --message "prototype built"
+check_rc 0 "idea status: planned -> in_progress"
+check_out_has "planned -> in_progress" "it says from where to where"
+run --home "$P" idea status "$I4" planned
+check_rc 1 "a state does not go back"
+check_err_has "cannot become planned" "and the refusal says so"
+check_err_has "released, declined, merged, reopened or note" "and what may follow"
+run --home "$P" idea status "$I4" approved
+check_rc 1 "a claim's state is no idea's"
+check_err_has "not a state of an idea" "and says so"
+run --home "$P" idea status "$I4" merged
+check_rc 2 "merging goes through idea merge"
+run --home "$P" idea status "$I4" released
+run --home "$P" idea status "$I4" reopened
+check_rc 0 "a released idea can be reopened"
+run --home "$P" idea list --state under_review --json
+check_eq "$(gfield "$OUT" '[r["id"] for r in g]')" "['$I4']" "reopened leads back to under review"
+run --home "$P" idea list --json
+check_eq "$(gfield "$OUT" '[r["state"] for r in g if r["id"] == a[0]]' "$I6")" "['merged']" \
+	"the idea merged by hand is merged"
+run --home "$P" idea merge "$I6" --into "$I3"
+check_rc 1 "a merged idea is not merged again"
+run --home "$P" idea list
+check_out_has "STATE" "the list's table has a header"
+run --home "$D" idea status "$DI" planned
+check_rc 1 "a distributor does not decide on ideas"
+check_err_has "the producer's" "and is told whose they are"
+run --home "$D" idea status "$DI" note --message "customers ask for it weekly"
+check_rc 0 "a distributor may add a note"
+
 finish
