@@ -1118,6 +1118,57 @@ static int check_state(tr_txn *t, const tr_record *rec, const char *kind, char *
 	return tr_lifecycle_check(kind, now, next, why, whylen) ? TR_ESCHEMA : 0;
 }
 
+struct accept_ctx {
+	const uint8_t *author;
+	int found;
+};
+
+static int accept_cb(void *ctx, const tr_hit *h)
+{
+	struct accept_ctx *a = ctx;
+	const tr_field *f = tr_record_field(h->rec, "answer");
+	if (!memcmp(h->rec->author, a->author, TR_PK_BYTES) && f && f->disclosed &&
+	    f->value.type == TR_VAL_STR && tr_str_eq(f->value.s, "accept"))
+		a->found = 1;
+	return a->found;
+}
+
+/* A trial report comes from a firm that accepted the trial: this node must have
+ * written an answer "accept" to the test request (or the answer it refers to must be
+ * its own "accept"). Checked once per report, before its refs are looked at. */
+static int check_trial(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES],
+                       char *why, size_t whylen)
+{
+	struct accept_ctx a = {author, 0};
+	for (size_t i = 0; i < rec->nrefs && !a.found; i++) {
+		tr_query q;
+		uint8_t id[TR_ID_BYTES];
+		memcpy(id, rec->refs[i], TR_ID_BYTES);
+		memset(&q, 0, sizeof(q));
+		q.kind = "test_response";
+		q.ref = id; /* answers to it, if it is the request */
+		int rc = tr_txn_scan(t, &q, accept_cb, &a);
+		if (rc && rc != 1)
+			return rc;
+		const uint8_t *env;
+		size_t len;
+		tr_record r;
+		if (!a.found && tr_txn_get(t, id, &env, &len, NULL, NULL) == 0 &&
+		    tr_record_decode(env, len, &r) == 0 && tr_str_eq(r.kind, "test_response")) {
+			struct tr_hit h = {0, 0, env, len, &r};
+			accept_cb(&a, &h); /* it is the answer itself */
+		}
+	}
+	if (a.found)
+		return 0;
+	snprintf(why, whylen,
+	         "a trial report comes from a firm that accepted the trial: this "
+	         "node has no answer \"accept\" to that test request (write one "
+	         "with `trestle record create test_response answer=accept --ref "
+	         "REQUEST`)");
+	return TR_EREF;
+}
+
 int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
                       size_t whylen)
 {
@@ -1144,6 +1195,9 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 			         k->name, (int)target->kind.n, target->kind.p, hex);
 			return TR_EREF;
 		}
+		if (tr_str_eq(rec->kind, "trial_report") &&
+		    (rc = check_trial(t, rec, author, why, whylen)) != 0)
+			return rc;
 		if (tr_str_eq(rec->kind, "status") && rec->nrefs == 1) {
 			/* a state change: it must follow from the record's state now */
 			char kind[TR_MAX_NAME + 1];

@@ -136,4 +136,16 @@ check_err_has "the producer's" "and is told whose they are"
 run --home "$D" idea status "$DI" note --message "customers ask for it weekly"
 check_rc 0 "a distributor may add a note"
 
+# a trial report comes from a firm that accepted the trial
+TR=$("$T" --home "$D" record create test_request product=DW-9 title="Prototype trial" text="4 weeks" | tail -1)
+run --home "$D" record create trial_report --ref "$TR" text="went well" rating=4
+check_rc 1 "a trial report without an answer accept is refused"
+check_err_has 'no answer "accept"' "and the message says what is missing"
+"$T" --home "$D" record create test_response --ref "$TR" answer=decline >/dev/null
+run --home "$D" record create trial_report --ref "$TR" text="went well" rating=4
+check_rc 1 "a decline is no accept"
+"$T" --home "$D" record create test_response --ref "$TR" answer=accept >/dev/null
+run --home "$D" record create trial_report --ref "$TR" text="went well" rating=4
+check_rc 0 "after an accept the report is taken"
+
 finish
