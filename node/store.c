@@ -1099,6 +1099,73 @@ int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, cha
 	return 0;
 }
 
+struct lines_ctx {
+	uint8_t (*ids)[TR_ID_BYTES];
+	size_t n, cap;
+};
+
+static int line_cb(void *ctx, const tr_hit *h)
+{
+	struct lines_ctx *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		uint8_t(*nv)[TR_ID_BYTES] = realloc(l->ids, cap * sizeof(*nv));
+		if (!nv)
+			return ENOMEM;
+		l->ids = nv;
+		l->cap = cap;
+	}
+	memcpy(l->ids[l->n++], h->rec->id, TR_ID_BYTES);
+	return 0;
+}
+
+/* A claim with lines is decided by them: every line decided, and the claim approved
+ * when all are, rejected when none is, partly approved otherwise. */
+static int check_lines(tr_txn *t, const uint8_t claim[TR_ID_BYTES], const char *next, char *why,
+                       size_t whylen)
+{
+	struct lines_ctx l = {NULL, 0, 0};
+	tr_query q;
+	memset(&q, 0, sizeof(q));
+	q.kind = "claim_line";
+	q.ref = claim;
+	/* ids first: each line's state is another scan */
+	int rc = tr_txn_scan(t, &q, line_cb, &l);
+	size_t yes = 0, no = 0, open = 0;
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		char st[TR_MAX_NAME + 1];
+		if ((rc = tr_txn_state(t, l.ids[i], "claim_line", st, sizeof(st))) != 0)
+			break;
+		yes += !strcmp(st, "approved");
+		no += !strcmp(st, "rejected");
+		open += !strcmp(st, "pending");
+	}
+	free(l.ids);
+	if (rc || l.n == 0)
+		return rc; /* a claim without lines is decided as a whole */
+	const char *follows = open   ? NULL
+	                      : !no  ? "approved"
+	                      : !yes ? "rejected"
+	                             : "partly_approved";
+	if (open) {
+		snprintf(
+		    why, whylen,
+		    "%zu of the claim's %zu lines are undecided: decide each (a status approved "
+		    "or rejected on the line) before the claim",
+		    open, l.n);
+		return TR_ESCHEMA;
+	}
+	if (strcmp(follows, next)) {
+		snprintf(
+		    why, whylen,
+		    "the claim's state follows from its lines: %zu approved and %zu rejected make "
+		    "it %s, not %s",
+		    yes, no, follows, next);
+		return TR_ESCHEMA;
+	}
+	return 0;
+}
+
 /* A status this node writes about rec's one ref (of kind): the move must be allowed
  * from the ref's state now (proto/lifecycle.c). Kinds without states take any. */
 static int check_state(tr_txn *t, const tr_record *rec, const char *kind, char *why, size_t whylen)
@@ -1115,7 +1182,12 @@ static int check_state(tr_txn *t, const tr_record *rec, const char *kind, char *
 	int rc = tr_txn_state(t, id, kind, now, sizeof(now));
 	if (rc)
 		return rc;
-	return tr_lifecycle_check(kind, now, next, why, whylen) ? TR_ESCHEMA : 0;
+	if (tr_lifecycle_check(kind, now, next, why, whylen))
+		return TR_ESCHEMA;
+	if (!strcmp(kind, "claim") && (!strcmp(next, "approved") || !strcmp(next, "rejected") ||
+	                               !strcmp(next, "partly_approved")))
+		return check_lines(t, id, next, why, whylen);
+	return 0;
 }
 
 struct accept_ctx {

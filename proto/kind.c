@@ -57,6 +57,7 @@ static const char *const states[] = {
     "reported",
     "cancelled",
     "expired",
+    "pending",
     "reopened",
     "note",
     NULL};
@@ -126,6 +127,13 @@ static const tr_field_spec status_fields[] = {
     STR("into", 0, 64,
         "merged: the id of the idea it joined (refs are sorted, so they cannot say)"),
     END};
+static const tr_field_spec claim_line_fields[] = {
+    STR("part", 1, 100, "the part replaced, or the work done"),
+    INT("quantity", 0, 1, 100000, "how many (default 1)"),
+    INT("labour", 0, 0, 100000, "labour in minutes"),
+    INT("amount", 1, 0, 1000000000, "the amount claimed, in cents"),
+    TEXT("note", 0, 2000, "anything else"),
+    END};
 static const tr_field_spec assessment_fields[] = {
     TEXT("text", 1, 8000, "the distributor's judgement"), INT("score", 0, 0, 10, "0 to 10"),
     ENUM("recommendation", 0, recommendations, "support, neutral or oppose"), END};
@@ -145,8 +153,9 @@ static const char *const k_account[] = {"account", NULL};
 static const char *const k_test_request[] = {"test_request", NULL};
 static const char *const k_trial[] = {"test_request", "test_response", NULL};
 static const char *const k_retraction[] = {"retraction", NULL};
-static const char *const k_status_targets[] = {"idea",          "claim",        "test_request",
-                                               "test_response", "trial_report", NULL};
+static const char *const k_status_targets[] = {
+    "idea", "claim", "claim_line", "test_request", "test_response", "trial_report", NULL};
+static const char *const k_claim[] = {"claim", NULL};
 
 const tr_kind_spec tr_kinds[] = {
     {"account", "a customer firm", account_fields, 0, 0, NULL, {"name", "city", "country"}},
@@ -193,6 +202,13 @@ const tr_kind_spec tr_kinds[] = {
      2,
      k_status_targets,
      {"state", "message", NULL}},
+    {"claim_line",
+     "one line of a claim: a part or work, and its amount",
+     claim_line_fields,
+     1,
+     1,
+     k_claim,
+     {"part", "amount", NULL}},
     {"assessment",
      "a distributor's judgement of a record it relays",
      assessment_fields,

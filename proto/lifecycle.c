@@ -75,7 +75,13 @@ static const struct move test_moves[] = {{"open", "candidates_proposed"},
                                          {"candidates_proposed", "expired"},
                                          {NULL, NULL}};
 
+static const char *const line_states[] = {"pending", "approved", "rejected", NULL};
+static const struct move line_moves[] = {
+    {"pending", "approved"}, {"pending", "rejected"}, {NULL, NULL}};
+static const char *const line_reopen[] = {"approved", "rejected", NULL};
+
 static const struct lifecycle lifecycles[] = {
+    {"claim_line", line_states, line_moves, "pending", line_reopen},
     {"idea", idea_states, idea_moves, "under_review", idea_reopen},
     {"claim", claim_states, claim_moves, "under_review", claim_reopen},
     {"test_request", test_states, test_moves, NULL, NULL},

@@ -12,6 +12,9 @@
  *                  approved | partly_approved | rejected -> closed
  *   test_request:  open -> candidates_proposed -> in_trial -> reported -> closed,
  *                  or cancelled, or expired, from any open state
+ *   claim_line:    pending -> approved | rejected
+ * A claim with lines is decided by its lines: approved when all are approved, rejected
+ * when all are rejected, partly_approved otherwise (node/store.c checks it).
  *
  * Nothing here does I/O. */
 #ifndef TR_LIFECYCLE_H

@@ -330,14 +330,14 @@ print(len(ls), ls[0]["action"], ls[1]["action"], ls[1]["detail"].split()[0], [l[
 run kinds
 check_rc 0 "kinds exits 0 (no node needed)"
 GOT=$(awk '/^  [a-z_]+ /{print $1}' <<<"$OUT" | tr '\n' ',')
-check_eq "$GOT" "$KINDS,receipt," "kinds lists all 12 kinds"
+check_eq "$GOT" "account,contact,idea,claim,test_request,test_response,trial_report,status,claim_line,assessment,consent,retraction,receipt," "kinds lists all 13 kinds"
 run kinds claim
 check_rc 0 "kinds claim exits 0"
 check_match "$OUT" $'\n  opened +date +required ' "kinds claim: opened is a required date"
 check_match "$OUT" $'\n  severity +choice +optional ' "kinds claim: severity is an optional choice"
 check_match "$OUT" "refers to 0..1 record\(s\) of kind account" "kinds claim: may refer to an account"
 run kinds status
-check_match "$OUT" "refers to 1..2 record\(s\) of kind idea, claim, test_request, test_response, trial_report" "kinds status: what a status may refer to"
+check_match "$OUT" "refers to 1..2 record\(s\) of kind idea, claim, claim_line, test_request, test_response, trial_report" "kinds status: what a status may refer to"
 run kinds widget
 check_rc 2 "kinds with an unknown kind exits 2"
 
@@ -345,8 +345,8 @@ check_rc 2 "kinds with an unknown kind exits 2"
 run kinds --json
 check_rc 0 "kinds --json exits 0"
 check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(len(d), " ".join(k["kind"] for k in d))' "$OUT")" \
-	"12 account contact idea claim test_request test_response trial_report status assessment consent retraction receipt" \
-	"kinds --json lists the 12 kinds"
+	"13 account contact idea claim test_request test_response trial_report status claim_line assessment consent retraction receipt" \
+	"kinds --json lists the 13 kinds"
 run kinds claim --json
 check_eq "$(py 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(f["name"] for f in d["fields"] if f["required"]))' "$OUT")" \
 	"product problem opened" "kinds claim --json names the required fields"
