@@ -62,4 +62,42 @@ check_rc 0 "a closed claim can be reopened"
 run --home "$D" verify
 check_rc 0 "verify is clean"
 
+# the claim verbs: new, list with states, show with history, status
+C2=$("$T" --home "$D" claim new product=DW-300 problem="Heater relay fails" opened=2026-03-02 | tail -1)
+check_match "$C2" '^[0-9a-f]{64}$' "claim new prints the new claim's id"
+run --home "$D" claim status "$C2" submitted --message "sent to the producer"
+check_rc 0 "claim status: draft -> submitted"
+check_out_has "draft -> submitted" "it says from where to where"
+run --home "$D" claim list --state submitted --json
+check_eq "$(py 'import json,sys; print([r["id"] for r in json.loads(sys.argv[1])])' "$OUT")" "['$C2']" \
+	"claim list --state filters by the state now"
+run --home "$D" claim show "${C2:0:10}"
+check_out_has "state    submitted" "claim show: the state now"
+check_out_has "sent to the producer" "and the history with the message"
+run --home "$D" claim status "$L1" reopened
+check_rc 0 "a decided line can be reopened through the claim verbs"
+run --home "$D" claim status "$C2" planned
+check_rc 1 "an idea's state is no claim's"
+check_err_has 'not a state of a claim' "and says so"
+run --home "$D" claim frob
+check_rc 2 "an unknown claim subcommand is a usage error"
+
+# test requests: decisions are the producer's
+R=$("$T" --home "$D" test new product=DW-9 title="Prototype trial" text="4 weeks" | tail -1)
+run --home "$D" test status "$R" candidates_proposed
+check_rc 1 "a distributor does not decide on a test request"
+check_err_has "the producer's" "and is told whose it is"
+P=$TMP/producer
+new_node "$P" --name "Acme" --role producer
+R2=$("$T" --home "$P" test new product=DW-9 title="Prototype trial" text="4 weeks" slots=3 | tail -1)
+for s in candidates_proposed in_trial reported closed; do
+	run --home "$P" test status "$R2" "$s"
+	check_rc 0 "test request -> $s"
+done
+run --home "$P" test status "$R2" in_trial
+check_rc 1 "a closed test request does not go back"
+run --home "$P" test list --json
+check_eq "$(py 'import json,sys; print(json.loads(sys.argv[1])[0]["state"])' "$OUT")" closed \
+	"test list shows it closed"
+
 finish

@@ -96,6 +96,20 @@ const char *tr_role_name(int role);
 int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint64_t min,
                    json_t **out);
 
+/* The verbs of a kind with states (cmd_states.c): `trestle NOUN new|show|list|status`. */
+typedef struct tr_kind_verbs {
+	const char *kind;     /* the record kind */
+	const char *noun;     /* the command: idea, claim, test */
+	const char *label;    /* for people: idea, claim, test request */
+	const char *what;     /* the field shown as WHAT in lists */
+	const char *second;   /* the field shown as PRODUCT */
+	int producer_decides; /* status decisions only at a producer (others: notes) */
+	uint64_t roles;       /* onward roles of its statuses (one hop past the first) */
+} tr_kind_verbs;
+extern const tr_kind_verbs tr_verbs_idea, tr_verbs_claim, tr_verbs_test;
+/* argv[1] is new, show, list or status. */
+int tr_kind_verb(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v);
+
 /* Commands: one file each. argv[0] is the command's name. */
 int cmd_init(tr_cli *cli, int argc, char **argv);
 int cmd_id(tr_cli *cli, int argc, char **argv);
@@ -118,6 +132,8 @@ int cmd_consent(tr_cli *cli, int argc, char **argv);
 int cmd_retract(tr_cli *cli, int argc, char **argv);
 int cmd_retractions(tr_cli *cli, int argc, char **argv);
 int cmd_idea(tr_cli *cli, int argc, char **argv);
+int cmd_claim(tr_cli *cli, int argc, char **argv);
+int cmd_test(tr_cli *cli, int argc, char **argv);
 int cmd_report(tr_cli *cli, int argc, char **argv);
 
 /* ---- shared by the record commands ---- */

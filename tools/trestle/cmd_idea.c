@@ -557,211 +557,13 @@ static int idea_change(tr_cli *cli, int argc, char **argv, int split)
 	return 0;
 }
 
-/* ---- status, list, show ---- */
-
-struct status_ctx {
-	tr_cli *cli;
-	uint8_t id[TR_ID_BYTES];
-	const char *state, *message;
-	char now[TR_MAX_NAME + 1], why[500], hex[TR_ID_HEX_SIZE];
-};
-
-static int status_fn(tr_txn *t, void *vctx)
-{
-	struct status_ctx *c = vctx;
-	const uint8_t *env;
-	size_t len;
-	tr_record rec, st;
-	tr_mpw w;
-	char detail[200];
-	int rc;
-	c->why[0] = '\0';
-	if ((rc = tr_txn_get(t, c->id, &env, &len, NULL, NULL)) != 0)
-		return rc;
-	if (tr_record_decode(env, len, &rec) != 0)
-		return TR_ECORRUPT;
-	if (!tr_str_eq(rec.kind, "idea")) {
-		snprintf(c->why, sizeof(c->why), "that record is a %.*s, not an idea",
-		         (int)rec.kind.n, rec.kind.p);
-		return TR_EINVAL;
-	}
-	if ((rc = tr_txn_state(t, c->id, "idea", c->now, sizeof(c->now))) != 0)
-		return rc;
-	/* the state follows from the idea's state now (checked when it is written); it
-	 * goes back down to the firm that raised it: one hop past the distributor */
-	tr_record_init(&st);
-	st.kind.p = "status";
-	st.kind.n = 6;
-	st.nrefs = 1;
-	memcpy(st.refs[0], c->id, TR_ID_BYTES);
-	st.terms.hops = 1;
-	st.terms.roles = TR_ROLE_USER;
-	tr_record_add_str(&st, "state", c->state, strlen(c->state));
-	if (c->message)
-		tr_record_add_str(&st, "message", c->message, strlen(c->message));
-	tr_mpw_init(&w);
-	rc = tr_txn_create(t, c->cli->key, &st, tr_now_ms(), &w, c->why, sizeof(c->why));
-	tr_mpw_release(&w);
-	if (rc)
-		return rc;
-	tr_id_hex(st.id, c->hex);
-	snprintf(detail, sizeof(detail), "status %s %.16s (by %s)", c->state, c->hex, tr_cli_who());
-	return tr_txn_audit(t, tr_now_ms(), "create", detail);
-}
-
-static int idea_status(tr_cli *cli, int argc, char **argv)
-{
-	static const tr_cmd_help h = {
-	    "idea status", "IDEA STATE",
-	    "Set an idea's state: under_review, planned, in_progress, released, declined "
-	    "(merged: `trestle idea merge`), reopened (back to under review from a decision), "
-	    "or add a note. A signed status record; with the partners' status rules it goes back "
-	    "down the way the idea came, to the firm that raised it.",
-	    "A state never goes back but by reopened; the message says what may follow.\n"
-	    "Decisions are the producer's: at another node only `note` is taken.\n"
-	    "example:\n  trestle idea status 9f3a2c planned --message \"in the DW-300 release\""};
-	static struct status_ctx c;
-	memset(&c, 0, sizeof(c));
-	const tr_opt opts[] = {
-	    {"message", 'm', TR_OPT_STR, &c.message, "TEXT", "for the firms that raised it"}, {0}};
-	const char *pos[2];
-	size_t npos;
-	int rc = tr_cli_begin(cli, &h, opts, argc, argv, pos, 2, &npos, 0);
-	if (rc >= 0)
-		return rc;
-	if (npos != 2)
-		return tr_opt_usage_error(&h, "give an IDEA and the STATE");
-	if (!strcmp(pos[1], "merged"))
-		return tr_opt_usage_error(&h,
-		                          "merging names the idea it joins: `trestle idea merge "
-		                          "IDEA --into OTHER`");
-	if ((rc = tr_cli_open(cli)) != 0)
-		return rc;
-	if (strcmp(cli->config.role, "producer") && strcmp(pos[1], "note"))
-		return tr_cli_error("decisions on an idea are the producer's (this node is a %s); "
-		                    "`note` is taken",
-		                    cli->config.role);
-	if ((rc = tr_cli_resolve(cli, pos[0], c.id)) != 0)
-		return rc;
-	c.cli = cli;
-	c.state = pos[1];
-	rc = tr_store_write(cli->store, status_fn, &c);
-	if (rc && c.why[0])
-		return tr_cli_error("%s; nothing changed", c.why);
-	if (rc)
-		return tr_cli_error("nothing changed: %s%s", tr_strerror(rc),
-		                    tr_cli_write_hint(rc));
-	tr_control_kick(cli->home);
-	printf("%s -> %s (status %.12s)\n", c.now, pos[1], c.hex);
-	return 0;
-}
-
-struct list_ctx {
-	int json;
-	const char *state;
-	json_t *arr;
-	size_t rows;
-	tr_txn *t;
-	uint8_t (*ids)[TR_ID_BYTES];
-	size_t n, cap;
-};
-
-static int collect_id(void *vctx, const tr_hit *h)
-{
-	struct list_ctx *l = vctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		uint8_t(*nv)[TR_ID_BYTES] = realloc(l->ids, cap * sizeof(*nv));
-		if (!nv)
-			return ENOMEM;
-		l->ids = nv;
-		l->cap = cap;
-	}
-	memcpy(l->ids[l->n++], h->rec->id, TR_ID_BYTES);
-	return 0;
-}
-
-static int list_fn(tr_txn *t, void *vctx)
-{
-	struct list_ctx *l = vctx;
-	tr_query q;
-	memset(&q, 0, sizeof(q));
-	q.kind = "idea";
-	l->n = 0;
-	/* ids first: reading each one's state scans again (one buffer per transaction) */
-	int rc = tr_txn_scan(t, &q, collect_id, l);
-	for (size_t i = 0; !rc && i < l->n; i++) {
-		const uint8_t *env;
-		size_t len;
-		uint32_t source;
-		tr_record rec;
-		char state[TR_MAX_NAME + 1], title[201], product[65], hex[TR_ID_HEX_SIZE],
-		    fpr[TR_FPR_TEXT_SIZE], when[40];
-		if ((rc = tr_txn_state(t, l->ids[i], "idea", state, sizeof(state))) != 0 ||
-		    (rc = tr_txn_get(t, l->ids[i], &env, &len, NULL, &source)) != 0)
-			break;
-		if (tr_record_decode(env, len, &rec) != 0) {
-			rc = TR_ECORRUPT;
-			break;
-		}
-		if (l->state && strcmp(l->state, state))
-			continue;
-		field_copy(&rec, "title", title, sizeof(title));
-		field_copy(&rec, "product", product, sizeof(product));
-		tr_id_hex(rec.id, hex);
-		tr_fingerprint_format(rec.author, fpr);
-		if (l->json) {
-			json_t *o = tr_record_json(&rec, env, len, source, 0);
-			json_object_set_new(o, "state", json_string(state));
-			json_array_append_new(l->arr, o);
-		} else {
-			tr_time_short(rec.created_ms, when, sizeof(when));
-			if (!l->rows)
-				printf("%-12s %-16s %-10s %-12s %-10s %s\n", "IDEA", "CREATED",
-				       "AUTHOR", "STATE", "PRODUCT", "TITLE");
-			printf("%.12s %-16s %-10s %-12s %-10.10s %.60s\n", hex, when, fpr, state,
-			       product[0] ? product : "-", title);
-		}
-		l->rows++;
-	}
-	return rc;
-}
-
-static int idea_list(tr_cli *cli, int argc, char **argv)
-{
-	static const tr_cmd_help h = {
-	    "idea list", "",
-	    "The ideas this node holds, in the order they arrived, each with its state now (its "
-	    "newest status's, or submitted).",
-	    NULL};
-	struct list_ctx l;
-	memset(&l, 0, sizeof(l));
-	const tr_opt opts[] = {
-	    {"state", 's', TR_OPT_STR, &l.state, "STATE", "only ideas in this state"},
-	    {"json", 0, TR_OPT_FLAG, &l.json, NULL, "print a JSON array (records, with \"state\")"},
-	    {0}};
-	const char *pos[1];
-	size_t npos;
-	int rc = tr_cli_begin(cli, &h, opts, argc, argv, pos, 0, &npos, 1);
-	if (rc >= 0)
-		return rc;
-	l.arr = json_array();
-	rc = tr_store_read(cli->store, list_fn, &l);
-	if (!rc && l.json) {
-		json_dumpf(l.arr, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else if (!rc && !l.rows && cli->out_tty)
-		fprintf(stderr, "no ideas%s\n", l.state ? " in that state" : "");
-	json_decref(l.arr);
-	free(l.ids);
-	return rc ? tr_cli_error("cannot list the ideas: %s", tr_strerror(rc)) : 0;
-}
-
 int cmd_idea(tr_cli *cli, int argc, char **argv)
 {
 	static const tr_cmd_help h = {
-	    "idea", "list|status|groups|merge|split ...",
+	    "idea", "new|show|list|status|groups|merge|split ...",
 	    "Ideas, their states, and grouped:\n"
+	    "  new FIELD=VALUE... [options of record create]\n"
+	    "  show IDEA                                 the idea, its state and its history\n"
 	    "  list [--state S] [--json]                 ideas with their state now\n"
 	    "  status IDEA STATE [--message TEXT]        a decision (a producer) or a note\n"
 	    "  groups [--product P] [--category C] [--min N] [--json]\n"
@@ -773,10 +575,9 @@ int cmd_idea(tr_cli *cli, int argc, char **argv)
 		return tr_opt_usage_error(&h, "which subcommand?");
 	if (!strcmp(argv[1], "groups"))
 		return idea_groups(cli, argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return idea_list(cli, argc - 1, argv + 1);
-	if (!strcmp(argv[1], "status"))
-		return idea_status(cli, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list") || !strcmp(argv[1], "status") || !strcmp(argv[1], "new") ||
+	    !strcmp(argv[1], "show"))
+		return tr_kind_verb(cli, argc, argv, &tr_verbs_idea);
 	if (!strcmp(argv[1], "merge"))
 		return idea_change(cli, argc - 1, argv + 1, 0);
 	if (!strcmp(argv[1], "split"))

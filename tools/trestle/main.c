@@ -32,7 +32,9 @@ static const struct command {
      "pair with partner nodes: add, list, show, pending, ignore, suspend, resume, "
      "remove"},
     {"policy", cmd_policy, "what goes to which partner: add, list, show, remove, test"},
-    {"idea", cmd_idea, "ideas grouped: near-duplicates together (groups, merge, split)"},
+    {"claim", cmd_claim, "claims and their states: new, show, list, status"},
+    {"test", cmd_test, "test requests and their states: new, show, list, status"},
+    {"idea", cmd_idea, "ideas: new, show, list, status, and grouped (groups, merge, split)"},
     {"report", cmd_report, "the view of ideas, claims and trials as an HTML page or JSON"},
     {"share", cmd_share, "grant one record to a partner (or revoke the grant)"},
     {"inbox", cmd_inbox, "received records waiting to be forwarded or declined"},
