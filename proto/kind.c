@@ -34,7 +34,7 @@
 		NULL, 0, 0, 0, 0, NULL, NULL                                                       \
 	}
 
-static const char *const answers[] = {"accept", "decline", NULL};
+static const char *const answers[] = {"accept", "decline", "nominate", NULL};
 static const char *const outcomes[] = {"keep", "return", "undecided", NULL};
 static const char *const states[] = {
     /* proto/lifecycle.c says which follow which, per kind of record */
@@ -114,8 +114,12 @@ static const tr_field_spec test_request_fields[] = {
     INT("slots", 0, 1, 100000, "how many user firms are wanted"),
     END};
 static const tr_field_spec test_response_fields[] = {
-    ENUM("answer", 1, answers, "accept or decline"), TEXT("text", 0, 8000, "conditions, questions"),
-    STR("contact", 0, 200, "who to talk to (a contact field)"), END};
+    ENUM("answer", 1, answers,
+         "accept or decline (a user firm), or nominate (a distributor putting a firm forward)"),
+    TEXT("text", 0, 8000, "conditions, questions"),
+    STR("contact", 0, 200, "who to talk to (a contact field)"),
+    STR("nominee", 0, 64, "nominate: the firm put forward, by its node key (a pseudonym upstream)"),
+    END};
 static const tr_field_spec trial_report_fields[] = {
     TEXT("text", 1, 8000, "how the trial went"), INT("rating", 0, 1, 5, "1 (bad) to 5 (very good)"),
     ENUM("outcome", 0, outcomes, "keep, return or undecided"), END};

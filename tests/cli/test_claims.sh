@@ -100,4 +100,13 @@ run --home "$P" test list --json
 check_eq "$(py 'import json,sys; print(json.loads(sys.argv[1])[0]["state"])' "$OUT")" closed \
 	"test list shows it closed"
 
+# a distributor nominates a user firm (by its node key) for a trial: the report counts it
+NOMINEE=$("$T" --home "$P" id --json | py 'import json,sys; print(json.load(sys.stdin)["id"])')
+R3=$("$T" --home "$D" test new product=DW-9 title="Second trial" text="2 weeks" | tail -1)
+run --home "$D" record create test_response --ref "$R3" answer=nominate nominee="$NOMINEE"
+check_rc 0 "a nomination is a test response"
+run --home "$D" report --json
+check_eq "$(py 'import json,sys; d = json.loads(sys.argv[1]); print([t["nominated"] for t in d["test_requests"] if t["id"] == sys.argv[2]])' "$OUT" "$R3")" "[1]" \
+	"the report counts the nomination"
+
 finish

@@ -251,7 +251,7 @@ static int claim_status_cb(void *ctx, const tr_hit *h)
 
 struct per_partner {
 	uint32_t source;
-	size_t accepted, declined, reports;
+	size_t nominated, accepted, declined, reports;
 };
 
 struct request_ctx {
@@ -352,6 +352,8 @@ static int response_cb(void *ctx, const tr_hit *h)
 		p->accepted++;
 	else if (!strcmp(answer, "decline"))
 		p->declined++;
+	else if (!strcmp(answer, "nominate"))
+		p->nominated++;
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(hex));
 	json_object_set_new(o, "answer", json_string(answer[0] ? answer : "(withheld)"));
@@ -429,16 +431,19 @@ static int request_cb(void *ctx, const tr_hit *h)
 	if (!rc)
 		rc = tr_txn_scan(g->t, &q, request_status_cb, &r);
 	json_t *pp = json_array();
-	size_t accepted = 0, declined = 0;
+	size_t accepted = 0, declined = 0, nominated = 0;
 	for (size_t i = 0; !rc && i < r.npp; i++) {
 		accepted += r.pp[i].accepted;
 		declined += r.pp[i].declined;
-		json_array_append_new(pp, json_pack("{s:s, s:I, s:I, s:I}", "partner",
-		                                    source_name(g, r.pp[i].source), "accepted",
+		nominated += r.pp[i].nominated;
+		json_array_append_new(pp, json_pack("{s:s, s:I, s:I, s:I, s:I}", "partner",
+		                                    source_name(g, r.pp[i].source), "nominated",
+		                                    (json_int_t)r.pp[i].nominated, "accepted",
 		                                    (json_int_t)r.pp[i].accepted, "declined",
 		                                    (json_int_t)r.pp[i].declined, "reports",
 		                                    (json_int_t)r.pp[i].reports));
 	}
+	json_object_set_new(o, "nominated", json_integer((json_int_t)nominated));
 	json_object_set_new(o, "state", json_string(r.state));
 	json_object_set_new(o, "accepted", json_integer((json_int_t)accepted));
 	json_object_set_new(o, "declined", json_integer((json_int_t)declined));
@@ -1274,13 +1279,15 @@ static void html_tests(FILE *o, json_t *r)
 			fputs("<p class=\"muted\">No answers yet.</p>\n</div>\n", o);
 			continue;
 		}
-		fputs("<table class=\"partners\">\n<tr><th>From</th><th class=\"n\">Accepted</th>"
-		      "<th class=\"n\">Declined</th><th class=\"n\">Trial reports</th></tr>\n",
+		fputs("<table class=\"partners\">\n<tr><th>From</th><th class=\"n\">Nominated</th>"
+		      "<th class=\"n\">Accepted</th><th class=\"n\">Declined</th>"
+		      "<th class=\"n\">Trial reports</th></tr>\n",
 		      o);
 		for (size_t k = 0; k < json_array_size(pp); k++) {
 			json_t *p = json_array_get(pp, k);
 			fputs("<tr>", o);
 			td_text(o, jstr(p, "partner"), 64);
+			td_num(o, jint(p, "nominated"));
 			td_num(o, jint(p, "accepted"));
 			td_num(o, jint(p, "declined"));
 			td_num(o, jint(p, "reports"));
