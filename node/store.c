@@ -1051,15 +1051,21 @@ struct newest {
 	uint64_t created_ms, pos;
 	char state[TR_MAX_NAME + 1];
 	char target[TR_ID_HEX_SIZE]; /* the record whose state this is */
+	const char *kind;            /* its kind */
 };
 
 static int newest_cb(void *ctx, const tr_hit *h)
 {
 	struct newest *n = ctx;
 	const tr_field *f = tr_record_field(h->rec, "state");
+	char st[TR_MAX_NAME + 1];
 	if (!f || !f->disclosed || f->value.type != TR_VAL_STR || tr_str_eq(f->value.s, "note") ||
 	    f->value.s.n > TR_MAX_NAME)
 		return 0;
+	memcpy(st, f->value.s.p, f->value.s.n);
+	st[f->value.s.n] = '\0';
+	if (!tr_lifecycle_known(n->kind, st))
+		return 0; /* received from elsewhere, of no state of this kind: not one here */
 	if (h->rec->nrefs != 1) {
 		/* two refs: a merge, which is the state of the idea merged, not of the one
 		 * it joined (named in "into") */
@@ -1085,6 +1091,7 @@ int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, cha
 	memset(&nw, 0, sizeof(nw));
 	memset(&q, 0, sizeof(q));
 	tr_id_hex(id, nw.target);
+	nw.kind = kind;
 	q.kind = "status";
 	q.ref = id;
 	const char *first = tr_lifecycle_first(kind);

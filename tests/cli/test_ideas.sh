@@ -148,4 +148,14 @@ check_rc 1 "a decline is no accept"
 run --home "$D" record create trial_report --ref "$TR" text="went well" rating=4
 check_rc 0 "after an accept the report is taken"
 
+# the same rule for statuses brought in by import
+printf '{"kind":"status","fields":{"state":"planned"},"refs":["%s"]}\n' "$DI" >"$TMP/st.jsonl"
+run --home "$D" import "$TMP/st.jsonl"
+check_rc 5 "importing a distributor's decision on an idea is refused"
+check_err_has "the producer's" "with the reason"
+printf '{"kind":"status","fields":{"state":"approved"},"refs":["%s"]}\n' "$I1" >"$TMP/st2.jsonl"
+run --home "$P" import "$TMP/st2.jsonl"
+check_rc 5 "importing a state the lifecycle does not allow is refused"
+check_err_has "not a state of an idea" "with the lifecycle's reason"
+
 finish

@@ -458,6 +458,32 @@ int tr_cli_query(tr_cli *cli, const tr_cmd_help *h, tr_filter *f, tr_query *q)
 	return 0;
 }
 
+int tr_cli_status_authority(tr_txn *t, const tr_cli *cli, const tr_record *rec, char *why,
+                            size_t whylen)
+{
+	const uint8_t *env;
+	size_t len;
+	tr_record target;
+	const tr_field *st = tr_record_field(rec, "state");
+	if (!tr_str_eq(rec->kind, "status") || !strcmp(cli->config.role, "producer") ||
+	    (st && st->value.type == TR_VAL_STR && tr_str_eq(st->value.s, "note")))
+		return 0; /* anyone may add a note */
+	for (size_t i = 0; i < rec->nrefs; i++) {
+		if (tr_txn_get(t, rec->refs[i], &env, &len, NULL, NULL) != 0 ||
+		    tr_record_decode(env, len, &target) != 0)
+			continue; /* tr_txn_create says what is wrong with the ref */
+		if (tr_str_eq(target.kind, "idea") || tr_str_eq(target.kind, "test_request")) {
+			snprintf(why, whylen,
+			         "a status on %s %.*s is the producer's to set (this node is a %s; "
+			         "a distributor's judgement goes in an assessment)",
+			         tr_str_eq(target.kind, "idea") ? "an" : "a", (int)target.kind.n,
+			         target.kind.p, cli->config.role);
+			return TR_ESCHEMA;
+		}
+	}
+	return 0;
+}
+
 const char *tr_cli_who(void)
 {
 	static char who[200];

@@ -79,6 +79,11 @@ int tr_roles_parse(const char *s, uint64_t *roles);
 /* One line summary of a record's main fields, at most width bytes. */
 void tr_record_summary(const tr_record *rec, char *out, size_t width);
 
+/* Decisions on ideas and test requests are the producer's: a status about one written
+ * at another node is refused (TR_ESCHEMA with why), but for a note (a distributor gives
+ * its judgement in an assessment). 0 for every other record. */
+int tr_cli_status_authority(tr_txn *t, const tr_cli *cli, const tr_record *rec, char *why,
+                            size_t whylen);
 /* Who runs this command, for the audit log: the login name (and the sudo user). */
 const char *tr_cli_who(void);
 /* Splits "a,b,c" into field names (each a valid name, no repeats). 0, or TR_EINVAL

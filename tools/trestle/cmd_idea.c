@@ -298,6 +298,7 @@ int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint6
 			 * group, it is not a state of the group */
 			for (size_t k = 0; k < v.nst; k++)
 				if (strcmp(v.st[k].state, "merged") &&
+				    strcmp(v.st[k].state, "note") &&
 				    (!memcmp(v.st[k].target, mv[i]->id, TR_ID_BYTES) ||
 				     (v.st[k].has_into &&
 				      !memcmp(v.st[k].into, mv[i]->id, TR_ID_BYTES))) &&

@@ -760,6 +760,7 @@ static int envelope_check(struct import_run *ir, char *why, size_t whylen)
 }
 
 struct refs_ctx {
+	const tr_cli *cli;
 	const tr_record *rec;
 	const uint8_t *author;
 	char *why;
@@ -769,7 +770,8 @@ struct refs_ctx {
 static int refs_fn(tr_txn *t, void *ctx)
 {
 	struct refs_ctx *r = ctx;
-	return tr_txn_check_refs(t, r->rec, r->author, r->why, r->whylen);
+	int rc = tr_cli_status_authority(t, r->cli, r->rec, r->why, r->whylen);
+	return rc ? rc : tr_txn_check_refs(t, r->rec, r->author, r->why, r->whylen);
 }
 
 /* References must exist before anything is imported: checked in pass 1 too. */
@@ -777,9 +779,9 @@ static int check_refs(struct import_run *ir, const tr_record *rec, char *why, si
 {
 	if (!rec->nrefs)
 		return 0;
-	struct refs_ctx r = {rec, tr_key_public(ir->cli->key), why, whylen};
+	struct refs_ctx r = {ir->cli, rec, tr_key_public(ir->cli->key), why, whylen};
 	int rc = tr_store_read(ir->cli->store, refs_fn, &r);
-	if (rc && rc != TR_EREF)
+	if (rc && rc != TR_EREF && rc != TR_ESCHEMA) /* those say why themselves */
 		snprintf(why, whylen, "cannot check the references: %s", tr_strerror(rc));
 	return rc ? -2 : 0;
 }

@@ -32,38 +32,10 @@ struct create_ctx {
 	char why[512];
 };
 
-/* Decisions on ideas and test requests are the producer's: a status about one from
- * another node is refused, but for a note (a distributor gives its judgement in an
- * assessment). */
-static int status_authority(tr_txn *t, struct create_ctx *c)
-{
-	const uint8_t *env;
-	size_t len;
-	tr_record target;
-	const tr_field *st = tr_record_field(c->rec, "state");
-	if (!tr_str_eq(c->rec->kind, "status") || !strcmp(c->cli->config.role, "producer") ||
-	    (st && st->value.type == TR_VAL_STR && tr_str_eq(st->value.s, "note")))
-		return 0; /* anyone may add a note */
-	for (size_t i = 0; i < c->rec->nrefs; i++) {
-		if (tr_txn_get(t, c->rec->refs[i], &env, &len, NULL, NULL) != 0 ||
-		    tr_record_decode(env, len, &target) != 0)
-			continue; /* tr_txn_create says what is wrong with the ref */
-		if (tr_str_eq(target.kind, "idea") || tr_str_eq(target.kind, "test_request")) {
-			snprintf(c->why, sizeof(c->why),
-			         "a status on %s %.*s is the producer's to set (this node is a %s; "
-			         "a distributor's judgement goes in an assessment)",
-			         tr_str_eq(target.kind, "idea") ? "an" : "a", (int)target.kind.n,
-			         target.kind.p, c->cli->config.role);
-			return TR_ESCHEMA;
-		}
-	}
-	return 0;
-}
-
 static int create_fn(tr_txn *t, void *ctx)
 {
 	struct create_ctx *c = ctx;
-	int rc = status_authority(t, c);
+	int rc = tr_cli_status_authority(t, c->cli, c->rec, c->why, sizeof(c->why));
 	if (rc)
 		return rc;
 	rc = tr_txn_create(t, c->cli->key, c->rec, tr_now_ms(), &c->env, c->why, sizeof(c->why));
