@@ -685,13 +685,23 @@ static int consent_withdrawn(tr_txn *t, const uint8_t author[TR_PK_BYTES],
 
 /* ---- the decision ---- */
 
-static int came_from(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t partner)
+static int outset_get(tr_txn *t, uint32_t partner, const uint8_t posb[8], uint64_t *qpos,
+                      uint32_t *mask);
+
+/* Is record id between this node and partner: did it come from the partner, or was it
+ * passed to it? (A reply goes back the way the record came, and down the way a request
+ * went.) */
+static int passed_between(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t partner)
 {
 	MDB_val k = {TR_ID_BYTES, (void *)id}, v;
-	uint32_t source;
+	uint32_t source, had;
+	uint8_t posb[8];
 	if (mdb_get(t->txn, t->s->dbi[DB_ID], &k, &v) != 0 || v.mv_size != 8)
 		return 0;
-	return store_rec_at(t, v.mv_data, NULL, NULL, &source, NULL) == 0 && source == partner;
+	memcpy(posb, v.mv_data, 8);
+	if (store_rec_at(t, posb, NULL, NULL, &source, NULL) == 0 && source == partner)
+		return 1;
+	return outset_get(t, partner, posb, NULL, &had) == 0;
 }
 
 /* A grant entry: the fields the admin granted the partner (has: there is a grant), and
@@ -763,7 +773,7 @@ static int rule_matches(tr_txn *t, const tr_rule *r, const tr_partner *p, const 
 	if (r->flags & TR_RULE_REPLIES) {
 		int any = 0;
 		for (size_t i = 0; i < rec->nrefs && !any; i++)
-			any = came_from(t, rec->refs[i], p->index);
+			any = passed_between(t, rec->refs[i], p->index);
 		if (!any)
 			return 0;
 	}

@@ -204,7 +204,8 @@ int tr_txn_partner_scan(tr_txn *t, int (*cb)(void *ctx, const tr_partner *p), vo
 #define TR_PATTERN_MAX 200
 enum {
 	TR_RULE_FORWARD = 1, /* also records this node received (automatic forwarding) */
-	TR_RULE_REPLIES = 2  /* only records referring to a record that came from the partner */
+	TR_RULE_REPLIES = 2  /* only records referring to a record that came from the partner or
+	                      * went to it */
 };
 
 /* FIELD=PATTERN: the field's disclosed value matches the glob (* and ?), or one of its

@@ -329,7 +329,9 @@ class Model:
                        for f, pat in rule["where"]):
                 continue
             if rule["replies"]:
-                if not any(ref in self.hold[node] and self.hold[node][ref].source == q
+                # a reply goes back the way its record came, or down the way it went
+                if not any((ref in self.hold[node] and self.hold[node][ref].source == q) or
+                           (ref in self.hold[q] and self.hold[q][ref].source == node)
                            for ref in r["refs"]):
                     continue
             matched = True
@@ -781,9 +783,11 @@ def phase3(ctx, rng, model):
                 r["removed"] = 3
     for u in ["U1", "U2", "U3", "U4"]:
         for lb in model.held(u, {"test_request"}):
-            if rng.random() < 0.6:
-                resp = [x for x in model.held(u, {"test_response"})
-                        if model.rec[x]["node"] == u and model.rec[x]["refs"] == [lb]]
+            # a trial report comes from a firm that accepted the trial
+            resp = [x for x in model.held(u, {"test_response"})
+                    if model.rec[x]["node"] == u and model.rec[x]["refs"] == [lb] and
+                    model.rec[x]["fields"].get("answer") == "accept"]
+            if resp and rng.random() < 0.6:
                 create_record(ctx, rng, u, "trial_report", [lb] + resp[:1], 0.7, 3)
     cand = [lb for lb in model.held("P", {"test_response", "idea", "claim"})
             if model.hold["P"][lb].depth >= 1]

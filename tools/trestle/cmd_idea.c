@@ -32,6 +32,7 @@ struct status {
 	int has_into;
 	uint64_t created_ms;
 	char state[33];
+	char joined[TR_ID_HEX_SIZE]; /* merged: the "into" field, the idea joined */
 };
 
 struct view {
@@ -114,6 +115,10 @@ static int status_cb(void *ctx, const tr_hit *h)
 	}
 	s->created_ms = rec->created_ms;
 	snprintf(s->state, sizeof(s->state), "%.*s", (int)st->value.s.n, st->value.s.p);
+	const tr_field *into = tr_record_field(rec, "into");
+	if (into && into->disclosed && into->value.type == TR_VAL_STR)
+		snprintf(s->joined, sizeof(s->joined), "%.*s", (int)into->value.s.n,
+		         into->value.s.p);
 	return 0;
 }
 
@@ -286,7 +291,23 @@ int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint6
 		r->ideas = b - a;
 		r->firms = distinct_count(mv, a, b, 0);
 		r->distributors = distinct_count(mv, a, b, 1);
+		/* the group's face: its first idea that was not merged away into another */
 		r->first = (size_t)(mv[a] - v.m);
+		for (size_t i = a; i < b; i++) {
+			char hex[TR_ID_HEX_SIZE];
+			int away = 0;
+			tr_id_hex(mv[i]->id, hex);
+			for (size_t k = 0; k < v.nst && !away; k++)
+				away = !strcmp(v.st[k].state, "merged") && v.st[k].joined[0] &&
+				       strcmp(v.st[k].joined, hex) &&
+				       (!memcmp(v.st[k].target, mv[i]->id, TR_ID_BYTES) ||
+				        (v.st[k].has_into &&
+				         !memcmp(v.st[k].into, mv[i]->id, TR_ID_BYTES)));
+			if (!away) {
+				r->first = (size_t)(mv[i] - v.m);
+				break;
+			}
+		}
 		r->product = most(mv, a, b, offsetof(struct member, product));
 		r->category = most(mv, a, b, offsetof(struct member, category));
 		r->assessments = 0;

@@ -47,8 +47,8 @@ static const tr_cmd_help policy_help = {
 	     "also pass on records received from other nodes (else only this node's own)"},        \
 	{                                                                                          \
 		"replies", 0, TR_OPT_FLAG, &(o).replies, NULL,                                     \
-		    "only records referring to a record that came from PARTNER (statuses, "        \
-		    "answers)"                                                                     \
+		    "only records referring to a record that came from PARTNER or went to it "     \
+		    "(statuses, answers)"                                                          \
 	}
 
 struct rule_opts {
