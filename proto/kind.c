@@ -112,6 +112,9 @@ static const tr_field_spec test_request_fields[] = {
     DATE("start", 0, "earliest start"),
     DATE("end", 0, "latest end"),
     INT("slots", 0, 1, 100000, "how many user firms are wanted"),
+    STR("prototype", 0, 100, "the prototype's name or number"),
+    TEXT("wanted", 0, 2000, "what kind of user firm is wanted (size, sector, load)"),
+    DATE("deadline", 0, "answers wanted by"),
     END};
 static const tr_field_spec test_response_fields[] = {
     ENUM("answer", 1, answers,
@@ -120,9 +123,16 @@ static const tr_field_spec test_response_fields[] = {
     STR("contact", 0, 200, "who to talk to (a contact field)"),
     STR("nominee", 0, 64, "nominate: the firm put forward, by its node key (a pseudonym upstream)"),
     END};
+static const char *const would_buy[] = {"yes", "no", "maybe", NULL};
 static const tr_field_spec trial_report_fields[] = {
-    TEXT("text", 1, 8000, "how the trial went"), INT("rating", 0, 1, 5, "1 (bad) to 5 (very good)"),
-    ENUM("outcome", 0, outcomes, "keep, return or undecided"), END};
+    TEXT("text", 1, 8000, "how the trial went"),
+    INT("rating", 0, 1, 5, "overall, 1 (bad) to 5 (very good)"),
+    INT("cleaning", 0, 1, 5, "cleaning result, 1 to 5"),
+    INT("handling", 0, 1, 5, "ease of use, 1 to 5"),
+    TEXT("defects", 0, 4000, "defects found"),
+    ENUM("would_buy", 0, would_buy, "yes, no or maybe"),
+    ENUM("outcome", 0, outcomes, "keep, return or undecided"),
+    END};
 static const tr_field_spec status_fields[] = {
     ENUM("state", 1, states,
          "the new state of the record it refers to (which: trestle(1), \"States\"), "
@@ -138,9 +148,14 @@ static const tr_field_spec claim_line_fields[] = {
     INT("amount", 1, 0, 1000000000, "the amount claimed, in cents"),
     TEXT("note", 0, 2000, "anything else"),
     END};
+static const char *const priorities[] = {"low", "medium", "high", NULL};
 static const tr_field_spec assessment_fields[] = {
-    TEXT("text", 1, 8000, "the distributor's judgement"), INT("score", 0, 0, 10, "0 to 10"),
-    ENUM("recommendation", 0, recommendations, "support, neutral or oppose"), END};
+    TEXT("text", 1, 8000, "the distributor's judgement"),
+    INT("score", 0, 0, 10, "0 to 10"),
+    ENUM("recommendation", 0, recommendations, "support, neutral or oppose"),
+    ENUM("priority", 0, priorities, "low, medium or high"),
+    TEXT("endorsement", 0, 2000, "the user firm's own words, endorsed on its behalf"),
+    END};
 static const tr_field_spec consent_fields[] = {
     STR("scope", 1, 200, "what is consented to: ideas, claims, trials (comma list)"),
     STR("grantee", 0, 64, "node id of the partner the consent is given to"),
