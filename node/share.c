@@ -87,7 +87,7 @@ static unsigned purpose_of(const tr_record *rec)
 {
 	if (name_eq(rec->kind, "idea"))
 		return TR_PURPOSE_IDEAS;
-	if (name_eq(rec->kind, "claim"))
+	if (name_eq(rec->kind, "claim") || name_eq(rec->kind, "claim_line"))
 		return TR_PURPOSE_CLAIMS;
 	if (name_eq(rec->kind, "test_response") || name_eq(rec->kind, "trial_report"))
 		return TR_PURPOSE_TRIALS;

@@ -109,4 +109,11 @@ run --home "$D" report --json
 check_eq "$(py 'import json,sys; d = json.loads(sys.argv[1]); print([t["nominated"] for t in d["test_requests"] if t["id"] == sys.argv[2]])' "$OUT" "$R3")" "[1]" \
 	"the report counts the nomination"
 
+# a line shown through the claim verbs has its own kind's state
+run --home "$D" claim show "${L2:0:10}"
+check_out_has "state    rejected" "claim show of a line: the line's state"
+run --home "$D" claim show "${C2:0:10}" --json
+check_eq "$(py 'import json,sys; print(json.loads(sys.argv[1])["kind"])' "$OUT")" claim \
+	"claim show --json prints JSON only"
+
 finish

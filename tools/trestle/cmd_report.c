@@ -262,7 +262,6 @@ struct request_ctx {
 	struct per_partner *pp;
 	size_t npp, ppcap;
 	char state[33];
-	uint64_t state_ms;
 };
 
 static struct per_partner *partner_row(struct request_ctx *r, uint32_t source)
@@ -358,7 +357,20 @@ static int response_cb(void *ctx, const tr_hit *h)
 	json_object_set_new(o, "id", json_string(hex));
 	json_object_set_new(o, "answer", json_string(answer[0] ? answer : "(withheld)"));
 	json_object_set_new(o, "from", json_string(source_name(r->g, h->source)));
-	json_object_set_new(o, "firm", author_json(rec));
+	/* a nomination puts forward another firm: its node key is the firm shown */
+	char nominee[80];
+	if (!strcmp(answer, "nominate") &&
+	    field_text(rec, "nominee", nominee, sizeof(nominee), 1) == 1) {
+		uint8_t pk[TR_PK_BYTES];
+		char fpr[TR_FPR_TEXT_SIZE];
+		if (tr_nodeid_parse(nominee, pk) == 0) {
+			tr_fingerprint_format(pk, fpr);
+			json_object_set_new(o, "firm", json_string(fpr));
+		} else
+			json_object_set_new(o, "firm", json_string(nominee));
+		json_object_set_new(o, "nominee", json_string(nominee));
+	} else
+		json_object_set_new(o, "firm", author_json(rec));
 	json_object_set_new(o, "created", when_json(rec->created_ms));
 	if (field_text(rec, "text", text, sizeof(text), 0) == 1)
 		json_object_set_new(o, "text", json_string(text));
@@ -375,18 +387,6 @@ static int response_cb(void *ctx, const tr_hit *h)
 	q.kind = "trial_report";
 	q.ref = id;
 	return tr_txn_scan(r->g->t, &q, report_cb, r);
-}
-
-static int request_status_cb(void *ctx, const tr_hit *h)
-{
-	struct request_ctx *r = ctx;
-	char state[33];
-	if (field_text(h->rec, "state", state, sizeof(state), 1) == 1 && strcmp(state, "note") &&
-	    h->rec->created_ms >= r->state_ms) {
-		r->state_ms = h->rec->created_ms;
-		snprintf(r->state, sizeof(r->state), "%s", state);
-	}
-	return 0;
 }
 
 static int request_cb(void *ctx, const tr_hit *h)
@@ -427,9 +427,10 @@ static int request_cb(void *ctx, const tr_hit *h)
 	q.kind = "trial_report";
 	if (!rc)
 		rc = tr_txn_scan(g->t, &q, report_cb, &r);
-	q.kind = "status";
+	/* its state by the lifecycle's reading (a status of another kind's states, or
+	 * none, leaves it where it was) */
 	if (!rc)
-		rc = tr_txn_scan(g->t, &q, request_status_cb, &r);
+		rc = tr_txn_state(g->t, id, "test_request", r.state, sizeof(r.state));
 	json_t *pp = json_array();
 	size_t accepted = 0, declined = 0, nominated = 0;
 	for (size_t i = 0; !rc && i < r.npp; i++) {

@@ -279,7 +279,20 @@ static int state_fn(tr_txn *t, void *vctx)
 	struct show_ctx *c = vctx;
 	struct history_ctx h = {0};
 	tr_query q;
-	int rc = tr_txn_state(t, c->id, c->kind, c->state, sizeof(c->state));
+	const uint8_t *env;
+	size_t len;
+	tr_record rec;
+	char kind[TR_MAX_NAME + 1];
+	/* its own kind's states: a claim's line is shown by the claim verbs too */
+	int rc = tr_txn_get(t, c->id, &env, &len, NULL, NULL);
+	if (rc)
+		return rc;
+	if (tr_record_decode(env, len, &rec) != 0)
+		return TR_ECORRUPT;
+	snprintf(kind, sizeof(kind), "%.*s", (int)rec.kind.n, rec.kind.p);
+	if (!tr_lifecycle_first(kind))
+		return 0; /* no states: nothing to add */
+	rc = tr_txn_state(t, c->id, kind, c->state, sizeof(c->state));
 	if (rc)
 		return rc;
 	printf("state    %s\n", c->state);
@@ -298,6 +311,9 @@ static int kind_show(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v)
 		args[n++] = argv[i];
 	args[n] = NULL;
 	int rc = cmd_record(cli, n, args);
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json"))
+			return rc; /* JSON only: the record as record show prints it */
 	if (rc || argc < 2 || argv[1][0] == '-')
 		return rc;
 	static struct show_ctx c;
