@@ -116,4 +116,18 @@ run --home "$D" claim show "${C2:0:10}" --json
 check_eq "$(py 'import json,sys; print(json.loads(sys.argv[1])["kind"])' "$OUT")" claim \
 	"claim show --json prints JSON only"
 
+# the producer's tables in the terminal: claim stats, test progress
+run --home "$D" claim stats
+check_rc 0 "claim stats exits 0"
+check_out_has "MONTH" "it has the months"
+check_out_has "DW-200" "and the products"
+run --home "$D" claim stats --json
+check_eq "$(py 'import json,sys; d = json.loads(sys.argv[1]); print(d["total"], d["open"] + d["closed"] == d["total"])' "$OUT")" "2 True" \
+	"claim stats --json: totals that add up"
+run --home "$D" test progress
+check_rc 0 "test progress exits 0"
+check_out_has "NOMINATED" "it shows the answers per partner"
+run --home "$D" test progress --json
+check_eq "$(py 'import json,sys; print(len(json.loads(sys.argv[1])))' "$OUT")" 2 "both test requests"
+
 finish

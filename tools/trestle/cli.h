@@ -96,6 +96,11 @@ void tr_partner_name_of(tr_txn *t, uint32_t index, char *out, size_t n);
 int tr_role_parse(const char *s);
 const char *tr_role_name(int role);
 
+/* The producer's view as one JSON document, as `trestle report --json` prints it
+ * (cmd_report.c): node, ideas grouped, claims by month, product and problem, test
+ * requests with their answers per partner. title NULL: the default. cli is open. */
+int tr_report_build(tr_cli *cli, const char *title, json_t **out);
+
 /* The ideas this node holds, grouped (cmd_idea.c): a JSON array as `trestle idea groups
  * --json` prints it, of the groups matching the filters (NULL, 0: all). cli is open. */
 int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint64_t min,

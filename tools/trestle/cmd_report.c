@@ -690,7 +690,7 @@ static json_t *claims_json(const struct gather *g)
 
 /* ---- the report as JSON ---- */
 
-static int report_build(tr_cli *cli, const char *title, json_t **out)
+int tr_report_build(tr_cli *cli, const char *title, json_t **out)
 {
 	struct gather g;
 	json_t *groups = NULL, *claims = NULL;
@@ -1460,7 +1460,7 @@ int cmd_report(tr_cli *cli, int argc, char **argv)
 	if ((rc = tr_cli_open(cli)) != 0)
 		return rc;
 	json_t *r;
-	if ((rc = report_build(cli, title, &r)) != 0)
+	if ((rc = tr_report_build(cli, title, &r)) != 0)
 		return tr_cli_error("cannot make the report: %s", tr_strerror(rc));
 	if (html) {
 		char why[4600];

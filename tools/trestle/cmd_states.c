@@ -349,6 +349,110 @@ int tr_kind_verb(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v)
 	return rc;
 }
 
+/* ---- claim stats, test progress: the report's tables in the terminal ---- */
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v && *v ? v : "-";
+}
+
+static long long ji(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static int views(tr_cli *cli, int argc, char **argv, int tests)
+{
+	static const tr_cmd_help sh = {
+	    "claim stats", "",
+	    "Claims by month, product and problem (code, else text): how many, open and closed, "
+	    "and the machines claimed more than once (same product and serial). The customer's "
+	    "identity never shows here. The same figures as `trestle report`.",
+	    NULL};
+	static const tr_cmd_help ph = {
+	    "test progress", "",
+	    "Each test request with its state, and per partner the answers came through: "
+	    "nominations, accepts, declines and trial reports. The same figures as `trestle "
+	    "report`.",
+	    NULL};
+	const tr_cmd_help *h = tests ? &ph : &sh;
+	int json = 0;
+	const tr_opt opts[] = {{"json", 0, TR_OPT_FLAG, &json, NULL, "print JSON"}, {0}};
+	const char *pos[1];
+	size_t npos;
+	json_t *r;
+	int rc = tr_cli_begin(cli, h, opts, argc, argv, pos, 0, &npos, 1);
+	if (rc >= 0)
+		return rc;
+	if ((rc = tr_report_build(cli, NULL, &r)) != 0)
+		return tr_cli_error("cannot read the records: %s", tr_strerror(rc));
+	json_t *part = json_object_get(r, tests ? "test_requests" : "claims");
+	if (json) {
+		json_dumpf(part, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (!tests) {
+		printf("claims: %lld, open %lld, closed %lld\n", ji(part, "total"),
+		       ji(part, "open"), ji(part, "closed"));
+		json_t *a = json_object_get(part, "by_month");
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			json_t *m = json_array_get(a, i);
+			if (!i)
+				printf("\n%-8s %6s %6s %6s\n", "MONTH", "TOTAL", "OPEN", "CLOSED");
+			printf("%-8s %6lld %6lld %6lld\n", js(m, "month"), ji(m, "total"),
+			       ji(m, "open"), ji(m, "closed"));
+		}
+		a = json_object_get(part, "by_product");
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			json_t *m = json_array_get(a, i);
+			if (!i)
+				printf("\n%-16s %6s %6s %6s\n", "PRODUCT", "TOTAL", "OPEN",
+				       "CLOSED");
+			printf("%-16.16s %6lld %6lld %6lld\n", js(m, "product"), ji(m, "total"),
+			       ji(m, "open"), ji(m, "closed"));
+		}
+		a = json_object_get(part, "by_problem");
+		for (size_t i = 0; i < json_array_size(a) && i < 15; i++) {
+			json_t *m = json_array_get(a, i);
+			if (!i)
+				printf("\n%-12s %6s %6s  %s\n", "PRODUCT", "TOTAL", "OPEN",
+				       "PROBLEM");
+			printf("%-12.12s %6lld %6lld  %.60s\n", js(m, "product"), ji(m, "total"),
+			       ji(m, "open"), js(m, "problem"));
+		}
+		a = json_object_get(part, "repeats");
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			json_t *m = json_array_get(a, i);
+			if (!i)
+				printf("\nclaimed more than once:\n%-12s %-20s %6s\n", "PRODUCT",
+				       "SERIAL", "CLAIMS");
+			printf("%-12.12s %-20.20s %6lld\n", js(m, "product"), js(m, "serial"),
+			       ji(m, "total"));
+		}
+	} else {
+		for (size_t i = 0; i < json_array_size(part); i++) {
+			json_t *t = json_array_get(part, i), *pp = json_object_get(t, "partners");
+			printf("%s%.12s  %-20s %s (%s)\n", i ? "\n" : "", js(t, "id"),
+			       js(t, "state"), js(t, "title"), js(t, "product"));
+			for (size_t k = 0; k < json_array_size(pp); k++) {
+				json_t *p = json_array_get(pp, k);
+				if (!k)
+					printf("  %-20s %9s %8s %8s %8s\n", "FROM", "NOMINATED",
+					       "ACCEPTED", "DECLINED", "REPORTS");
+				printf("  %-20.20s %9lld %8lld %8lld %8lld\n", js(p, "partner"),
+				       ji(p, "nominated"), ji(p, "accepted"), ji(p, "declined"),
+				       ji(p, "reports"));
+			}
+			if (!json_array_size(pp))
+				printf("  no answers yet\n");
+		}
+		if (!json_array_size(part) && cli->out_tty)
+			fprintf(stderr, "no test requests\n");
+	}
+	json_decref(r);
+	return 0;
+}
+
 static int verbs(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v, const char *more)
 {
 	static char usage[600];
@@ -368,6 +472,10 @@ static int verbs(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v, con
 		tr_opt_help(&h, none, stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "stats") && v == &tr_verbs_claim)
+		return views(cli, argc - 1, argv + 1, 0);
+	if (!strcmp(argv[1], "progress") && v == &tr_verbs_test)
+		return views(cli, argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "new") && strcmp(argv[1], "show") && strcmp(argv[1], "list") &&
 	    strcmp(argv[1], "status"))
 		return tr_opt_usage_error(&h, "unknown subcommand \"%s\"", argv[1]);
@@ -387,6 +495,7 @@ int cmd_claim(tr_cli *cli, int argc, char **argv)
 int cmd_test(tr_cli *cli, int argc, char **argv)
 {
 	return verbs(cli, argc, argv, &tr_verbs_test,
+	             "\n  progress [--json]            answers and reports per partner"
 	             "\n(answers: `record create test_response --ref REQUEST answer=accept`; "
 	             "reports: `record create trial_report --ref REQUEST ...`)");
 }
