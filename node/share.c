@@ -701,7 +701,8 @@ static int passed_between(tr_txn *t, const uint8_t id[TR_ID_BYTES], uint32_t par
 	memcpy(posb, v.mv_data, 8);
 	if (store_rec_at(t, posb, NULL, NULL, &source, NULL) == 0 && source == partner)
 		return 1;
-	return outset_get(t, partner, posb, NULL, &had) == 0;
+	/* queued for it and not retracted from it whole */
+	return outset_get(t, partner, posb, NULL, &had) == 0 && had != 0;
 }
 
 /* A grant entry: the fields the admin granted the partner (has: there is a grant), and

@@ -1074,9 +1074,9 @@ static int newest_cb(void *ctx, const tr_hit *h)
 		    into->value.type != TR_VAL_STR || tr_str_eq(into->value.s, n->target))
 			return 0;
 	}
-	if (h->rec->created_ms > n->created_ms ||
-	    (h->rec->created_ms == n->created_ms && h->pos > n->pos)) {
-		n->created_ms = h->rec->created_ms;
+	/* the one that arrived last: a creation time is the writer's word, and one far in
+	 * the future (a skewed clock, a hostile partner) must not freeze the state */
+	if (h->pos > n->pos) {
 		n->pos = h->pos;
 		memcpy(n->state, f->value.s.p, f->value.s.n);
 		n->state[f->value.s.n] = '\0';
@@ -1274,9 +1274,6 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 			         k->name, (int)target->kind.n, target->kind.p, hex);
 			return TR_EREF;
 		}
-		if (tr_str_eq(rec->kind, "trial_report") &&
-		    (rc = check_trial(t, rec, author, why, whylen)) != 0)
-			return rc;
 		if (tr_str_eq(rec->kind, "status") && rec->nrefs == 1) {
 			/* a state change: it must follow from the record's state now */
 			char kind[TR_MAX_NAME + 1];
@@ -1296,6 +1293,9 @@ int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_P
 			return TR_EREF;
 		}
 	}
+	/* once every ref is known to be here */
+	if (tr_str_eq(rec->kind, "trial_report"))
+		return check_trial(t, rec, author, why, whylen);
 	return 0;
 }
 

@@ -97,14 +97,16 @@ int tr_store_size(tr_store *s, uint64_t *bytes);
 int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms, tr_mpw *scratch,
                   char *why, size_t whylen);
 
-/* Checks rec's references against the store: each must exist and be of a kind rec's
- * kind may refer to, and a retraction may only withdraw author's own record.
- * 0, or TR_EREF with a sentence in why. (tr_txn_create calls it.) */
-/* The state of record id (of kind) now: its newest status's ("note" aside, "reopened"
- * leading back), or the kind's first state; "" for a kind without states. */
+/* The state of record id (of kind) now: the state of the status about it that arrived
+ * last ("note" aside, "reopened" leading back, states of other kinds left aside), or
+ * the kind's first state; "" for a kind without states. */
 int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, char *out,
                  size_t n);
 
+/* Checks rec's references against the store: each must exist and be of a kind rec's
+ * kind may refer to, and a retraction may only withdraw author's own record; a status
+ * must follow the lifecycle, a trial report needs this node's accept.
+ * 0, or TR_EREF/TR_ESCHEMA with a sentence in why. (tr_txn_create calls it.) */
 int tr_txn_check_refs(tr_txn *t, const tr_record *rec, const uint8_t author[TR_PK_BYTES], char *why,
                       size_t whylen);
 

@@ -158,4 +158,15 @@ run --home "$P" import "$TMP/st2.jsonl"
 check_rc 5 "importing a state the lifecycle does not allow is refused"
 check_err_has "not a state of an idea" "with the lifecycle's reason"
 
+# an import that changes one record's state twice is refused whole: each change is
+# checked against the state before the import, so the second could not be
+for i in 1 2 3; do printf '{"kind":"status","fields":{"state":"note"},"refs":["%s"]}\n' "$I2"; done >"$TMP/st3.jsonl"
+printf '{"kind":"status","fields":{"state":"declined"},"refs":["%s"]}\n' "$I2" >>"$TMP/st3.jsonl"
+printf '{"kind":"status","fields":{"state":"declined"},"refs":["%s"]}\n' "$I2" >>"$TMP/st3.jsonl"
+N3=$(count "$P")
+run --home "$P" import "$TMP/st3.jsonl"
+check_rc 5 "a file that moves a record twice is refused"
+check_err_has "changes the state of" "and says which line moved it first"
+check_eq "$(count "$P")" "$N3" "and nothing of it was imported"
+
 finish

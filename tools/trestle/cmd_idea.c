@@ -23,26 +23,23 @@ struct member {
 	uint8_t id[TR_ID_BYTES];
 	uint8_t author[TR_PK_BYTES];
 	uint32_t source, group;
-	uint64_t created_ms;
+	size_t index; /* arrival order */
+	size_t assessments;
+	char state[TR_MAX_NAME + 1]; /* by the lifecycle (tr_txn_state) */
 	char title[201], product[65], category[65];
 };
 
-struct status {
-	uint8_t target[TR_ID_BYTES], into[TR_ID_BYTES];
-	int has_into;
-	uint64_t created_ms;
-	char state[33];
-	char joined[TR_ID_HEX_SIZE]; /* merged: the "into" field, the idea joined */
+/* A "merged" status: two ideas that belong together. */
+struct merge {
+	uint8_t a[TR_ID_BYTES], b[TR_ID_BYTES];
 };
 
 struct view {
 	tr_grouper *g;
 	struct member *m;
 	size_t n, cap;
-	struct status *st;
-	size_t nst, stcap;
-	size_t *assess; /* per member */
-	tr_txn *t;
+	struct merge *mg;
+	size_t nmg, mgcap;
 	int err;
 };
 
@@ -67,20 +64,20 @@ static int idea_cb(void *ctx, const tr_hit *h)
 		v->cap = cap;
 	}
 	struct member *m = &v->m[v->n];
+	memset(m, 0, sizeof(*m));
 	memcpy(m->id, rec->id, TR_ID_BYTES);
 	memcpy(m->author, rec->author, TR_PK_BYTES);
 	m->source = h->source;
-	m->created_ms = rec->created_ms;
+	m->index = v->n;
 	field_copy(rec, "title", m->title, sizeof(m->title));
 	field_copy(rec, "product", m->product, sizeof(m->product));
 	field_copy(rec, "category", m->category, sizeof(m->category));
 	/* the text it is grouped by: what this node was shown of title and text */
 	char text[9000];
 	const tr_field *tx = tr_record_field(rec, "text");
-	int n =
-	    snprintf(text, sizeof(text), "%s %.*s", m->title,
-	             tx && tx->disclosed && tx->value.type == TR_VAL_STR ? (int)tx->value.s.n : 0,
-	             tx && tx->disclosed && tx->value.type == TR_VAL_STR ? tx->value.s.p : "");
+	int shown = tx && tx->disclosed && tx->value.type == TR_VAL_STR;
+	int n = snprintf(text, sizeof(text), "%s %.*s", m->title, shown ? (int)tx->value.s.n : 0,
+	                 shown ? tx->value.s.p : "");
 	double like;
 	int rc = tr_grouper_add(v->g, m->id, text, n > 0 ? (size_t)n : 0, &m->group, &like);
 	if (rc && rc != TR_EEXIST)
@@ -89,36 +86,23 @@ static int idea_cb(void *ctx, const tr_hit *h)
 	return 0;
 }
 
-static int status_cb(void *ctx, const tr_hit *h)
+static int merge_cb(void *ctx, const tr_hit *h)
 {
 	struct view *v = ctx;
-	const tr_record *rec = h->rec;
-	const tr_field *st = tr_record_field(rec, "state");
-	if (!st || !st->disclosed || st->value.type != TR_VAL_STR || rec->nrefs == 0)
+	const tr_field *st = tr_record_field(h->rec, "state");
+	if (h->rec->nrefs != 2 || !st || !st->disclosed || st->value.type != TR_VAL_STR ||
+	    !tr_str_eq(st->value.s, "merged"))
 		return 0;
-	if (v->nst == v->stcap) {
-		size_t cap = v->stcap ? v->stcap * 2 : 256;
-		struct status *ns = realloc(v->st, cap * sizeof(*ns));
-		if (!ns)
+	if (v->nmg == v->mgcap) {
+		size_t cap = v->mgcap ? v->mgcap * 2 : 64;
+		struct merge *nm = realloc(v->mg, cap * sizeof(*nm));
+		if (!nm)
 			return ENOMEM;
-		v->st = ns;
-		v->stcap = cap;
+		v->mg = nm;
+		v->mgcap = cap;
 	}
-	/* refs are sorted in the record: which one is the idea and which the target of a
-	 * merge is for the caller to tell, by which of them is an idea here */
-	struct status *s = &v->st[v->nst++];
-	memset(s, 0, sizeof(*s));
-	memcpy(s->target, rec->refs[0], TR_ID_BYTES);
-	if (rec->nrefs > 1) {
-		memcpy(s->into, rec->refs[1], TR_ID_BYTES);
-		s->has_into = 1;
-	}
-	s->created_ms = rec->created_ms;
-	snprintf(s->state, sizeof(s->state), "%.*s", (int)st->value.s.n, st->value.s.p);
-	const tr_field *into = tr_record_field(rec, "into");
-	if (into && into->disclosed && into->value.type == TR_VAL_STR)
-		snprintf(s->joined, sizeof(s->joined), "%.*s", (int)into->value.s.n,
-		         into->value.s.p);
+	memcpy(v->mg[v->nmg].a, h->rec->refs[0], TR_ID_BYTES);
+	memcpy(v->mg[v->nmg++].b, h->rec->refs[1], TR_ID_BYTES);
 	return 0;
 }
 
@@ -129,90 +113,102 @@ static int count_hit(void *ctx, const tr_hit *h)
 	return 0;
 }
 
-static int member_of(const struct view *v, const uint8_t id[TR_ID_BYTES])
+static int cmp_id_of(const void *a, const void *b)
 {
-	for (size_t i = 0; i < v->n; i++)
-		if (!memcmp(v->m[i].id, id, TR_ID_BYTES))
-			return (int)i;
-	return -1;
+	return memcmp((*(const struct member *const *)a)->id,
+	              (*(const struct member *const *)b)->id, TR_ID_BYTES);
 }
 
-/* Reads the ideas, statuses and assessments, groups the ideas, and applies the merges
- * (statuses "merged" this node holds) and splits (notes of this node). */
+/* The member with this id, by binary search over byid (sorted by id). */
+static struct member *find_member(struct member **byid, size_t n, const uint8_t id[TR_ID_BYTES])
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(byid[mid]->id, id, TR_ID_BYTES);
+		if (!c)
+			return byid[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Reads the ideas, groups them, applies the merges ("merged" statuses this node holds)
+ * and splits (notes of this node), and gives each idea its state and assessments. Each
+ * idea costs its own index lookups: nothing here grows with ideas x statuses. */
 static int view_fn(tr_txn *t, void *ctx)
 {
 	struct view *v = ctx;
 	tr_query q;
 	int rc;
-	v->t = t;
 	memset(&q, 0, sizeof(q));
 	q.kind = "idea";
 	if ((rc = tr_txn_scan(t, &q, idea_cb, v)) != 0)
 		return rc;
 	q.kind = "status";
-	if ((rc = tr_txn_scan(t, &q, status_cb, v)) != 0)
+	if ((rc = tr_txn_scan(t, &q, merge_cb, v)) != 0)
 		return rc;
-	v->assess = calloc(v->n ? v->n : 1, sizeof(*v->assess));
-	if (!v->assess)
+	struct member **byid = malloc((v->n ? v->n : 1) * sizeof(*byid));
+	if (!byid)
 		return ENOMEM;
-	for (size_t i = 0; i < v->n; i++) {
-		tr_query a;
-		memset(&a, 0, sizeof(a));
-		a.kind = "assessment";
-		a.ref = v->m[i].id;
-		if ((rc = tr_txn_scan(t, &a, count_hit, &v->assess[i])) != 0)
-			return rc;
-	}
-	/* merges: "merged" statuses, the idea into the other idea it names */
-	for (size_t i = 0; i < v->nst; i++) {
-		const struct status *s = &v->st[i];
-		if (strcmp(s->state, "merged") || !s->has_into)
+	for (size_t i = 0; i < v->n; i++)
+		byid[i] = &v->m[i];
+	qsort(byid, v->n, sizeof(*byid), cmp_id_of);
+	for (size_t i = 0; i < v->nmg; i++) {
+		struct member *a = find_member(byid, v->n, v->mg[i].a),
+		              *b = find_member(byid, v->n, v->mg[i].b);
+		if (!a || !b)
 			continue;
-		int a = member_of(v, s->target), b = member_of(v, s->into);
-		if (a < 0 || b < 0)
-			continue;
-		/* refs are sorted: the idea merged is the one whose group moves; either order
-		 * ends in one group, which is all a merge means here */
-		uint32_t ga = tr_grouper_group_of(v->g, v->m[a].id),
-		         gb = tr_grouper_group_of(v->g, v->m[b].id);
+		uint32_t ga = tr_grouper_group_of(v->g, a->id),
+		         gb = tr_grouper_group_of(v->g, b->id);
 		if (ga != gb)
-			tr_grouper_merge(v->g, gb, ga);
+			tr_grouper_merge(v->g, gb, ga); /* either way round: one group */
 	}
-	/* splits: taken out of their group at this node */
-	for (size_t i = 0; i < v->n; i++) {
+	free(byid);
+	for (size_t i = 0; i < v->n && !rc; i++) {
+		struct member *m = &v->m[i];
 		char key[80], hex[TR_ID_HEX_SIZE];
 		const void *val;
 		size_t len;
 		uint32_t ng;
-		tr_id_hex(v->m[i].id, hex);
+		/* splits: taken out of their group at this node */
+		tr_id_hex(m->id, hex);
 		snprintf(key, sizeof(key), SPLIT_NOTE "%.40s", hex);
 		if (tr_txn_note_get(t, key, &val, &len) == 0 && len == 1 &&
 		    *(const char *)val == '1')
-			tr_grouper_split(v->g, v->m[i].id, &ng);
+			tr_grouper_split(v->g, m->id, &ng);
+		tr_query a;
+		memset(&a, 0, sizeof(a));
+		a.kind = "assessment";
+		a.ref = m->id;
+		if ((rc = tr_txn_scan(t, &a, count_hit, &m->assessments)) == 0)
+			rc = tr_txn_state(t, m->id, "idea", m->state, sizeof(m->state));
 	}
 	for (size_t i = 0; i < v->n; i++)
 		v->m[i].group = tr_grouper_group_of(v->g, v->m[i].id);
-	return 0;
+	return rc;
 }
 
 /* ---- groups ---- */
 
-struct group_row {
-	uint32_t group;
-	size_t ideas, firms, distributors, assessments;
-	size_t first; /* its first idea (member index) */
-	int latest;   /* index of its latest status, -1 none */
-	const char *product, *category;
-};
-
-static int cmp_u32p(const void *a, const void *b)
+static int cmp_group_then_arrival(const void *a, const void *b)
 {
 	const struct member *x = *(const struct member *const *)a,
 	                    *y = *(const struct member *const *)b;
 	if (x->group != y->group)
 		return x->group < y->group ? -1 : 1;
-	return 0;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
+
+struct group_row {
+	size_t a, b; /* its members: mv[a .. b) */
+	size_t ideas, firms, distributors, assessments;
+	const struct member *face, *decided;
+	const char *product, *category;
+};
 
 static int cmp_rows(const void *a, const void *b)
 {
@@ -221,41 +217,58 @@ static int cmp_rows(const void *a, const void *b)
 		return x->firms > y->firms ? -1 : 1;
 	if (x->ideas != y->ideas)
 		return x->ideas > y->ideas ? -1 : 1;
-	return x->first < y->first ? -1 : x->first > y->first;
+	return x->face->index < y->face->index ? -1 : x->face->index > y->face->index;
 }
 
-/* The most frequent non-empty value of a text field among members [a, b). */
-static const char *most(struct member **mv, size_t a, size_t b, size_t off)
+static int cmp_strp(const void *a, const void *b)
 {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The most frequent non-empty value among the members' field at off (ties: the first
+ * in byte order). tmp holds b - a pointers. */
+static const char *most(struct member **mv, size_t a, size_t b, size_t off, const char **tmp)
+{
+	size_t n = 0, bestn = 0;
 	const char *best = "";
-	size_t bestn = 0;
-	for (size_t i = a; i < b; i++) {
-		const char *x = (const char *)mv[i] + off;
-		if (!*x)
-			continue;
-		size_t n = 0;
-		for (size_t j = a; j < b; j++)
-			n += !strcmp(x, (const char *)mv[j] + off);
-		if (n > bestn) {
-			bestn = n;
-			best = x;
+	for (size_t i = a; i < b; i++)
+		if (*((const char *)mv[i] + off))
+			tmp[n++] = (const char *)mv[i] + off;
+	qsort(tmp, n, sizeof(*tmp), cmp_strp);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && !strcmp(tmp[j], tmp[i]))
+			j++;
+		if (j - i > bestn) {
+			bestn = j - i;
+			best = tmp[i];
 		}
+		i = j;
 	}
 	return best;
 }
 
-static size_t distinct_count(struct member **mv, size_t a, size_t b, int by_source)
+static int cmp_key(const void *a, const void *b)
 {
-	size_t n = 0;
-	for (size_t i = a; i < b; i++) {
-		size_t j;
-		for (j = a; j < i; j++)
-			if (by_source ? mv[j]->source == mv[i]->source
-			              : !memcmp(mv[j]->author, mv[i]->author, TR_PK_BYTES))
-				break;
-		n += j == i;
+	return memcmp(a, b, TR_PK_BYTES);
+}
+
+/* How many distinct authors (by_source: partners they came from) among mv[a .. b). */
+static size_t distinct_count(struct member **mv, size_t a, size_t b, int by_source,
+                             uint8_t (*tmp)[TR_PK_BYTES])
+{
+	size_t n = b - a, d = 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(tmp[i], 0, TR_PK_BYTES);
+		if (by_source)
+			memcpy(tmp[i], &mv[a + i]->source, sizeof(mv[a + i]->source));
+		else
+			memcpy(tmp[i], mv[a + i]->author, TR_PK_BYTES);
 	}
-	return n;
+	qsort(tmp, n, TR_PK_BYTES, cmp_key);
+	for (size_t i = 0; i < n; i++)
+		d += !i || memcmp(tmp[i], tmp[i - 1], TR_PK_BYTES) != 0;
+	return d;
 }
 
 int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint64_t min,
@@ -267,66 +280,45 @@ int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint6
 	if (tr_grouper_new(&v.g) != 0)
 		return ENOMEM;
 	int rc = tr_store_read(cli->store, view_fn, &v);
-	struct member **mv = malloc((v.n ? v.n : 1) * sizeof(*mv));
-	struct group_row *rows = malloc((v.n ? v.n : 1) * sizeof(*rows));
+	size_t cap = v.n ? v.n : 1;
+	struct member **mv = malloc(cap * sizeof(*mv));
+	struct group_row *rows = malloc(cap * sizeof(*rows));
+	const char **stmp = malloc(cap * sizeof(*stmp));
+	uint8_t(*ktmp)[TR_PK_BYTES] = malloc(cap * TR_PK_BYTES);
 	json_t *arr = json_array();
 	size_t nrows = 0;
-	if (!rc && (!mv || !rows || !arr))
+	if (!rc && (!mv || !rows || !stmp || !ktmp || !arr))
 		rc = ENOMEM;
 	for (size_t i = 0; !rc && i < v.n; i++)
 		mv[i] = &v.m[i];
-	/* members keep their arrival order within a group (insertion sort: stable) */
-	for (size_t i = 1; !rc && i < v.n; i++)
-		for (size_t j = i; j > 0 && cmp_u32p(&mv[j - 1], &mv[j]) > 0; j--) {
-			struct member *x = mv[j];
-			mv[j] = mv[j - 1];
-			mv[j - 1] = x;
-		}
+	if (!rc && v.n) /* by group, members in their arrival order */
+		qsort(mv, v.n, sizeof(*mv), cmp_group_then_arrival);
 	for (size_t a = 0; !rc && a < v.n;) {
 		size_t b = a;
 		while (b < v.n && mv[b]->group == mv[a]->group)
 			b++;
 		struct group_row *r = &rows[nrows];
-		r->group = mv[a]->group;
+		memset(r, 0, sizeof(*r));
+		r->a = a;
+		r->b = b;
 		r->ideas = b - a;
-		r->firms = distinct_count(mv, a, b, 0);
-		r->distributors = distinct_count(mv, a, b, 1);
-		/* the group's face: its first idea that was not merged away into another */
-		r->first = (size_t)(mv[a] - v.m);
+		r->firms = distinct_count(mv, a, b, 0, ktmp);
+		r->distributors = distinct_count(mv, a, b, 1, ktmp);
+		r->product = most(mv, a, b, offsetof(struct member, product), stmp);
+		r->category = most(mv, a, b, offsetof(struct member, category), stmp);
+		/* its face: the first idea not merged away into another; its state: the first
+		 * decided (not submitted) among those, by the lifecycle */
 		for (size_t i = a; i < b; i++) {
-			char hex[TR_ID_HEX_SIZE];
-			int away = 0;
-			tr_id_hex(mv[i]->id, hex);
-			for (size_t k = 0; k < v.nst && !away; k++)
-				away = !strcmp(v.st[k].state, "merged") && v.st[k].joined[0] &&
-				       strcmp(v.st[k].joined, hex) &&
-				       (!memcmp(v.st[k].target, mv[i]->id, TR_ID_BYTES) ||
-				        (v.st[k].has_into &&
-				         !memcmp(v.st[k].into, mv[i]->id, TR_ID_BYTES)));
-			if (!away) {
-				r->first = (size_t)(mv[i] - v.m);
-				break;
+			r->assessments += mv[i]->assessments;
+			if (strcmp(mv[i]->state, "merged")) {
+				if (!r->face)
+					r->face = mv[i];
+				if (!r->decided && strcmp(mv[i]->state, "submitted"))
+					r->decided = mv[i];
 			}
 		}
-		r->product = most(mv, a, b, offsetof(struct member, product));
-		r->category = most(mv, a, b, offsetof(struct member, category));
-		r->assessments = 0;
-		r->latest = -1;
-		for (size_t i = a; i < b; i++) {
-			size_t mi = (size_t)(mv[i] - v.m);
-			r->assessments += v.assess[mi];
-			/* the group's own lifecycle: a "merged" status moves an idea into a
-			 * group, it is not a state of the group */
-			for (size_t k = 0; k < v.nst; k++)
-				if (strcmp(v.st[k].state, "merged") &&
-				    strcmp(v.st[k].state, "note") &&
-				    (!memcmp(v.st[k].target, mv[i]->id, TR_ID_BYTES) ||
-				     (v.st[k].has_into &&
-				      !memcmp(v.st[k].into, mv[i]->id, TR_ID_BYTES))) &&
-				    (r->latest < 0 ||
-				     v.st[k].created_ms >= v.st[r->latest].created_ms))
-					r->latest = (int)k;
-		}
+		if (!r->face)
+			r->face = mv[a];
 		if (r->ideas >= min && (!product || !strcmp(product, r->product)) &&
 		    (!category || !strcmp(category, r->category)))
 			nrows++;
@@ -336,30 +328,29 @@ int tr_idea_groups(tr_cli *cli, const char *product, const char *category, uint6
 		qsort(rows, nrows, sizeof(*rows), cmp_rows);
 	for (size_t i = 0; !rc && i < nrows; i++) {
 		const struct group_row *r = &rows[i];
-		const struct member *f = &v.m[r->first];
 		char hex[TR_ID_HEX_SIZE];
 		json_t *ids = json_array();
-		tr_id_hex(f->id, hex);
-		for (size_t k = 0; k < v.n; k++)
-			if (v.m[k].group == r->group) {
-				char h2[TR_ID_HEX_SIZE];
-				tr_id_hex(v.m[k].id, h2);
-				json_array_append_new(ids, json_string(h2));
-			}
+		tr_id_hex(r->face->id, hex);
+		for (size_t k = r->a; k < r->b; k++) {
+			char h2[TR_ID_HEX_SIZE];
+			tr_id_hex(mv[k]->id, h2);
+			json_array_append_new(ids, json_string(h2));
+		}
 		json_array_append_new(
 		    arr,
 		    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:o}", "group", hex,
-		              "title", f->title, "ideas", (json_int_t)r->ideas, "firms",
+		              "title", r->face->title, "ideas", (json_int_t)r->ideas, "firms",
 		              (json_int_t)r->firms, "distributors", (json_int_t)r->distributors,
 		              "product", r->product, "category", r->category, "status",
-		              r->latest >= 0 ? v.st[r->latest].state : "submitted", "assessments",
+		              r->decided ? r->decided->state : "submitted", "assessments",
 		              (json_int_t)r->assessments, "members", ids));
 	}
 	free(mv);
 	free(rows);
+	free(stmp);
+	free(ktmp);
 	free(v.m);
-	free(v.st);
-	free(v.assess);
+	free(v.mg);
 	tr_grouper_free(&v.g);
 	if (rc)
 		json_decref(arr);

@@ -747,7 +747,50 @@ struct import_run {
 	struct progress prog;
 	int skip_invalid;
 	uint64_t start_line;
+	/* the records whose state rows of this file change, with the line: a row is checked
+	 * against the store's state before the import, so a file may move each record once */
+	struct moved {
+		uint8_t id[TR_ID_BYTES];
+		size_t line;
+	} * moved;
+	size_t nmoved, movedcap;
 };
+
+/* A state change (a status other than a note, about one record) this file makes: a
+ * second one for the same record is refused (-2, why), since each is checked against
+ * the state the record has before the import. */
+static int once_per_record(struct import_run *ir, const tr_record *rec, size_t line, char *why,
+                           size_t whylen)
+{
+	const tr_field *st = tr_record_field(rec, "state");
+	if (!tr_str_eq(rec->kind, "status") || rec->nrefs != 1 || !st ||
+	    st->value.type != TR_VAL_STR || tr_str_eq(st->value.s, "note"))
+		return 0;
+	for (size_t i = 0; i < ir->nmoved; i++)
+		if (!memcmp(ir->moved[i].id, rec->refs[0], TR_ID_BYTES)) {
+			char hex[TR_ID_HEX_SIZE];
+			tr_id_hex(rec->refs[0], hex);
+			snprintf(
+			    why, whylen,
+			    "line %zu changes the state of %.12s already: import one state change "
+			    "per record at a time (or use `trestle claim|idea|test status`)",
+			    ir->moved[i].line, hex);
+			return -2;
+		}
+	if (ir->nmoved == ir->movedcap) {
+		size_t cap = ir->movedcap ? ir->movedcap * 2 : 64;
+		struct moved *nm = realloc(ir->moved, cap * sizeof(*nm));
+		if (!nm) {
+			snprintf(why, whylen, "out of memory");
+			return -2;
+		}
+		ir->moved = nm;
+		ir->movedcap = cap;
+	}
+	memcpy(ir->moved[ir->nmoved].id, rec->refs[0], TR_ID_BYTES);
+	ir->moved[ir->nmoved++].line = line;
+	return 0;
+}
 
 static int envelope_check(struct import_run *ir, char *why, size_t whylen)
 {
@@ -813,6 +856,8 @@ static int check_pass(struct import_run *ir, uint64_t *valid, uint64_t *invalid)
 			rc = build(ir->cli, &ir->row, &ir->rec, why, sizeof(why), &w);
 			if (!rc)
 				rc = check_refs(ir, &ir->rec, why, sizeof(why));
+			if (!rc)
+				rc = once_per_record(ir, &ir->rec, ir->row.line, why, sizeof(why));
 		}
 		if (rc == -2) {
 			if ((*invalid)++ < MAX_REPORTED) {
@@ -1052,5 +1097,6 @@ done:
 	free(ir.src.line);
 	free(ir.src.header_store);
 	free(ir.row.env);
+	free(ir.moved);
 	return rc;
 }

@@ -137,7 +137,6 @@ static void month_text(int month, char out[8])
 struct claim {
 	uint8_t id[TR_ID_BYTES];
 	uint32_t source;
-	uint64_t state_ms;
 	int month;          /* month opened (month_of), -1 if not shown */
 	int customer_shown; /* field_text's answer for "customer" */
 	char product[65], serial[65], problem[PROBLEM_KEY + 1], opened[11], closed[11];
@@ -152,7 +151,6 @@ struct partner_name {
 struct gather {
 	struct claim *c;
 	size_t n, cap;
-	struct claim **by_id; /* for statuses to find their claim */
 	struct partner_name *p;
 	size_t np, pcap;
 	json_t *tests; /* the test requests, built in the transaction */
@@ -207,7 +205,8 @@ static int claim_cb(void *ctx, const tr_hit *h)
 	if (field_text(rec, "product", c->product, sizeof(c->product), 1) < 0)
 		snprintf(c->product, sizeof(c->product), "(withheld)");
 	/* a problem code names the problem where the claim has one; else its first line */
-	if (field_text(rec, "problem_code", c->problem, sizeof(c->problem), 1) <= 0 &&
+	if ((field_text(rec, "problem_code", c->problem, sizeof(c->problem), 1) <= 0 ||
+	     !c->problem[0]) &&
 	    field_text(rec, "problem", c->problem, sizeof(c->problem), 0) < 0)
 		snprintf(c->problem, sizeof(c->problem), "(withheld)");
 	c->problem[strcspn(c->problem, "\r\n")] = '\0';
@@ -217,33 +216,6 @@ static int claim_cb(void *ctx, const tr_hit *h)
 	field_text(rec, "opened", c->opened, sizeof(c->opened), 1);
 	field_text(rec, "closed", c->closed, sizeof(c->closed), 1);
 	c->month = month_of(c->opened);
-	return 0;
-}
-
-static int cmp_claim_id(const void *a, const void *b)
-{
-	const struct claim *x = *(const struct claim *const *)a,
-	                   *y = *(const struct claim *const *)b;
-	return memcmp(x->id, y->id, TR_ID_BYTES);
-}
-
-/* A claim's state is its newest status's ("note" changes none, "reopened" opens it). */
-static int claim_status_cb(void *ctx, const tr_hit *h)
-{
-	struct gather *g = ctx;
-	const tr_record *rec = h->rec;
-	char state[33];
-	if (field_text(rec, "state", state, sizeof(state), 1) != 1 || !strcmp(state, "note"))
-		return 0;
-	for (size_t r = 0; r < rec->nrefs; r++) {
-		struct claim key, *kp = &key, **hit;
-		memcpy(key.id, rec->refs[r], TR_ID_BYTES);
-		hit = bsearch(&kp, g->by_id, g->n, sizeof(*g->by_id), cmp_claim_id);
-		if (hit && rec->created_ms >= (*hit)->state_ms) {
-			(*hit)->state_ms = rec->created_ms;
-			snprintf((*hit)->state, sizeof((*hit)->state), "%s", state);
-		}
-	}
 	return 0;
 }
 
@@ -469,26 +441,24 @@ static int gather_fn(tr_txn *t, void *ctx)
 	q.kind = "claim";
 	if ((rc = tr_txn_scan(t, &q, claim_cb, g)) != 0)
 		return rc;
-	g->by_id = malloc((g->n ? g->n : 1) * sizeof(*g->by_id));
-	if (!g->by_id)
-		return ENOMEM;
+	/* each claim's state by its lifecycle (a status of another kind's states, with two
+	 * refs, or from a skewed clock does not make it) */
 	for (size_t i = 0; i < g->n; i++)
-		g->by_id[i] = &g->c[i];
-	qsort(g->by_id, g->n, sizeof(*g->by_id), cmp_claim_id);
-	q.kind = "status";
-	if (g->n && (rc = tr_txn_scan(t, &q, claim_status_cb, g)) != 0)
-		return rc;
+		if ((rc = tr_txn_state(t, g->c[i].id, "claim", g->c[i].state,
+		                       sizeof(g->c[i].state))) != 0)
+			return rc;
 	q.kind = "test_request";
 	return tr_txn_scan(t, &q, request_cb, g);
 }
 
 /* ---- claims: counted ---- */
 
-/* Closed: its latest status says so, or it has a closed date and was not reopened
- * since. */
+/* Closed: its state says so, or it has a closed date and is not being worked on
+ * (under review again, information requested: a reopened claim is under review). */
 static int claim_closed(const struct claim *c)
 {
-	return !strcmp(c->state, "closed") || (c->closed[0] && strcmp(c->state, "reopened"));
+	return !strcmp(c->state, "closed") || (c->closed[0] && strcmp(c->state, "under_review") &&
+	                                       strcmp(c->state, "information_requested"));
 }
 
 static int cmp_product_month(const void *a, const void *b)
@@ -740,7 +710,6 @@ int tr_report_build(tr_cli *cli, const char *title, json_t **out)
 	json_decref(claims);
 	json_decref(g.tests);
 	free(g.c);
-	free(g.by_id);
 	free(g.p);
 	return rc;
 }
