@@ -492,3 +492,33 @@ tap_merge() {
 		printf '%s\n' "$line"
 	done <"$1"
 }
+
+# ---- shared by the flow tests ----
+#   arrives SECS NAME DESC ID...  ok if every ID reaches NAME within SECS (notes the missing)
+#   not_there NAME ID DESC        ok if NAME does not hold ID
+#   rule_ok NAME ARGS...          `policy add ARGS` at NAME; a failed check only if it fails
+
+arrives() {
+	local secs=$1 name=$2 desc=$3 id
+	shift 3
+	if wait_until "$secs" has_recs "$name" "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		for id in "$@"; do has_rec "$name" "$id" || note "$name lacks ${id:0:16}"; done
+	fi
+}
+
+not_there() {
+	if has_rec "$1" "$2"; then not_ok "$3"; else ok "$3"; fi
+}
+
+rule_ok() {
+	local name=$1
+	shift
+	run --home "$TMP/$name" policy add "$@"
+	if [ "$RC" != 0 ]; then
+		not_ok "policy add $* at $name"
+		show_run
+	fi
+}

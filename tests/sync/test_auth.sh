@@ -36,18 +36,6 @@ else:
     sys.exit(1)' "$2")
 }
 
-# not_there NAME ID DESC: a check that record ID is not in NAME's store
-not_there() {
-	if has_rec "$1" "$2"; then not_ok "$3"; else ok "$3"; fi
-}
-
-# arrives SECS NAME DESC ID...: a check that the records reach NAME within SECS
-arrives() {
-	local secs=$1 name=$2 desc=$3
-	shift 3
-	if wait_until "$secs" has_recs "$name" "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
 node_init a distributor
 node_init n user
 node_init x user

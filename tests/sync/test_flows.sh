@@ -29,28 +29,6 @@ set -u
 
 NODES=(p d1 d2 u1 u2 u3)
 
-# rule_ok NAME ARGS...: trestle policy add ARGS at NAME, a check only if it fails
-rule_ok() {
-	local name=$1
-	shift
-	run --home "$TMP/$name" policy add "$@"
-	if [ "$RC" != 0 ]; then
-		not_ok "policy add $* at $name"
-		show_run
-	fi
-}
-arrives() {
-	local secs=$1 name=$2 desc=$3
-	shift 3
-	if wait_until "$secs" has_recs "$name" "$@"; then ok "$desc"; else
-		not_ok "$desc"
-		local id
-		for id in "$@"; do has_rec "$name" "$id" || note "$name lacks ${id:0:16}"; done
-	fi
-}
-not_there() {
-	if has_rec "$1" "$2"; then not_ok "$3"; else ok "$3"; fi
-}
 # rid NAME: the record id the last run printed (in full, or as "consent PREFIX: ..." or
 # "(status PREFIX)"),
 # in full as NAME holds it

@@ -79,16 +79,6 @@ except Exception:
     print("error")' "$2" "$3"
 }
 
-# not_there NAME ID DESC / arrives SECS NAME DESC ID...
-not_there() {
-	if has_rec "$1" "$2"; then not_ok "$3"; else ok "$3"; fi
-}
-arrives() {
-	local secs=$1 name=$2 desc=$3
-	shift 3
-	if wait_until "$secs" has_recs "$name" "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
 # in_store NAME TEXT: TEXT occurs in NAME's store file (data.mdb)
 in_store() {
 	grep -qaF -- "$2" "$TMP/$1/store/data.mdb"
