@@ -1106,49 +1106,29 @@ int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, cha
 	return 0;
 }
 
-struct lines_ctx {
-	uint8_t (*ids)[TR_ID_BYTES];
-	size_t n, cap;
-};
-
-static int line_cb(void *ctx, const tr_hit *h)
-{
-	struct lines_ctx *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		uint8_t(*nv)[TR_ID_BYTES] = realloc(l->ids, cap * sizeof(*nv));
-		if (!nv)
-			return ENOMEM;
-		l->ids = nv;
-		l->cap = cap;
-	}
-	memcpy(l->ids[l->n++], h->rec->id, TR_ID_BYTES);
-	return 0;
-}
-
 /* A claim with lines is decided by them: every line decided, and the claim approved
  * when all are, rejected when none is, partly approved otherwise. */
 static int check_lines(tr_txn *t, const uint8_t claim[TR_ID_BYTES], const char *next, char *why,
                        size_t whylen)
 {
-	struct lines_ctx l = {NULL, 0, 0};
+	uint8_t(*ids)[TR_ID_BYTES] = NULL;
+	size_t nids = 0;
 	tr_query q;
 	memset(&q, 0, sizeof(q));
 	q.kind = "claim_line";
 	q.ref = claim;
-	/* ids first: each line's state is another scan */
-	int rc = tr_txn_scan(t, &q, line_cb, &l);
+	int rc = tr_txn_scan_ids(t, &q, &ids, &nids);
 	size_t yes = 0, no = 0, open = 0;
-	for (size_t i = 0; !rc && i < l.n; i++) {
+	for (size_t i = 0; !rc && i < nids; i++) {
 		char st[TR_MAX_NAME + 1];
-		if ((rc = tr_txn_state(t, l.ids[i], "claim_line", st, sizeof(st))) != 0)
+		if ((rc = tr_txn_state(t, ids[i], "claim_line", st, sizeof(st))) != 0)
 			break;
 		yes += !strcmp(st, "approved");
 		no += !strcmp(st, "rejected");
 		open += !strcmp(st, "pending");
 	}
-	free(l.ids);
-	if (rc || l.n == 0)
+	free(ids);
+	if (rc || nids == 0)
 		return rc; /* a claim without lines is decided as a whole */
 	const char *follows = open   ? NULL
 	                      : !no  ? "approved"
@@ -1159,7 +1139,7 @@ static int check_lines(tr_txn *t, const uint8_t claim[TR_ID_BYTES], const char *
 		    why, whylen,
 		    "%zu of the claim's %zu lines are undecided: decide each (a status approved "
 		    "or rejected on the line) before the claim",
-		    open, l.n);
+		    open, nids);
 		return TR_ESCHEMA;
 	}
 	if (strcmp(follows, next)) {
@@ -1452,6 +1432,35 @@ int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit 
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
+}
+
+struct ids_ctx {
+	uint8_t (*ids)[TR_ID_BYTES];
+	size_t n, cap;
+};
+
+static int id_cb(void *ctx, const tr_hit *h)
+{
+	struct ids_ctx *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint8_t(*nv)[TR_ID_BYTES] = realloc(l->ids, cap * sizeof(*nv));
+		if (!nv)
+			return ENOMEM;
+		l->ids = nv;
+		l->cap = cap;
+	}
+	memcpy(l->ids[l->n++], h->rec->id, TR_ID_BYTES);
+	return 0;
+}
+
+int tr_txn_scan_ids(tr_txn *t, const tr_query *q, uint8_t (**ids)[TR_ID_BYTES], size_t *n)
+{
+	struct ids_ctx l = {NULL, 0, 0};
+	int rc = tr_txn_scan(t, q, id_cb, &l);
+	*ids = l.ids;
+	*n = rc ? 0 : l.n;
+	return rc;
 }
 
 int tr_txn_count(tr_txn *t, uint64_t *records)

@@ -100,8 +100,7 @@ int tr_txn_create(tr_txn *t, const tr_key *key, tr_record *rec, uint64_t now_ms,
 /* The state of record id (of kind) now: the state of the status about it that arrived
  * last ("note" aside, "reopened" leading back, states of other kinds left aside), or
  * the kind's first state; "" for a kind without states. */
-int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, char *out,
-                 size_t n);
+int tr_txn_state(tr_txn *t, const uint8_t id[TR_ID_BYTES], const char *kind, char *out, size_t n);
 
 /* Checks rec's references against the store: each must exist and be of a kind rec's
  * kind may refer to, and a retraction may only withdraw author's own record; a status
@@ -152,6 +151,9 @@ typedef struct tr_hit {
  * decoded into one buffer per transaction: a scan inside cb reuses it, so copy what cb
  * needs of h->rec before scanning again. */
 int tr_txn_scan(tr_txn *t, const tr_query *q, int (*cb)(void *ctx, const tr_hit *h), void *ctx);
+/* The ids of the records matching q, in arrival order, into a malloc'd *ids (the caller
+ * frees it, also on error): for a caller that reads each one with another scan. */
+int tr_txn_scan_ids(tr_txn *t, const tr_query *q, uint8_t (**ids)[TR_ID_BYTES], size_t *n);
 
 /* ---- partners ---- */
 

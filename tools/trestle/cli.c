@@ -311,6 +311,18 @@ json_t *tr_record_json(const tr_record *rec, const uint8_t *env, size_t len, uin
 	return o;
 }
 
+void tr_cli_field_text(const tr_record *rec, const char *name, char *out, size_t n, int one_line)
+{
+	const tr_field *f = tr_record_field(rec, name);
+	size_t k = 0;
+	if (f && f->disclosed && f->value.type == TR_VAL_STR)
+		for (size_t i = 0; i < f->value.s.n && k + 1 < n; i++) {
+			char c = f->value.s.p[i];
+			out[k++] = one_line && (c == '\n' || c == '\r') ? ' ' : c;
+		}
+	out[k] = '\0';
+}
+
 void tr_record_summary(const tr_record *rec, char *out, size_t width)
 {
 	const tr_kind_spec *k = tr_kind_find(rec->kind.p, rec->kind.n);

@@ -78,6 +78,9 @@ void tr_roles_format(uint64_t roles, char *out, size_t n);
 int tr_roles_parse(const char *s, uint64_t *roles);
 /* One line summary of a record's main fields, at most width bytes. */
 void tr_record_summary(const tr_record *rec, char *out, size_t width);
+/* A disclosed string field's text into out (at most n - 1 bytes), "" when the field is
+ * absent, withheld or not a string; with one_line, line breaks become spaces. */
+void tr_cli_field_text(const tr_record *rec, const char *name, char *out, size_t n, int one_line);
 
 /* Decisions on ideas and test requests are the producer's: a status about one written
  * at another node is refused (TR_ESCHEMA with why), but for a note (a distributor gives

@@ -197,15 +197,6 @@ struct list_ctx {
 	const uint8_t *self;
 };
 
-static void field_text(const tr_record *rec, const char *name, char *out, size_t n)
-{
-	const tr_field *f = tr_record_field(rec, name);
-	if (f && f->disclosed && f->value.type == TR_VAL_STR)
-		snprintf(out, n, "%.*s", (int)f->value.s.n, f->value.s.p);
-	else
-		snprintf(out, n, "%s", "");
-}
-
 static int list_row(void *vctx, const tr_hit *h)
 {
 	struct list_ctx *c = vctx;
@@ -217,9 +208,9 @@ static int list_row(void *vctx, const tr_hit *h)
 	tr_id_hex(rec->id, hex);
 	memcpy(author, rec->author, TR_PK_BYTES);
 	memcpy(id, rec->id, TR_ID_BYTES);
-	field_text(rec, "scope", scope, sizeof(scope));
-	field_text(rec, "grantee", grantee, sizeof(grantee));
-	field_text(rec, "until", until, sizeof(until));
+	tr_cli_field_text(rec, "scope", scope, sizeof(scope), 0);
+	tr_cli_field_text(rec, "grantee", grantee, sizeof(grantee), 0);
+	tr_cli_field_text(rec, "until", until, sizeof(until), 0);
 	if (!given && grantee[0] &&
 	    (tr_nodeid_parse(grantee, gk) || memcmp(gk, c->self, TR_PK_BYTES)))
 		return 0; /* a consent for another node, passed here: not ours to list */

@@ -43,14 +43,6 @@ struct view {
 	int err;
 };
 
-static void field_copy(const tr_record *rec, const char *name, char *out, size_t n)
-{
-	const tr_field *f = tr_record_field(rec, name);
-	out[0] = '\0';
-	if (f && f->disclosed && f->value.type == TR_VAL_STR)
-		snprintf(out, n, "%.*s", (int)f->value.s.n, f->value.s.p);
-}
-
 static int idea_cb(void *ctx, const tr_hit *h)
 {
 	struct view *v = ctx;
@@ -69,9 +61,9 @@ static int idea_cb(void *ctx, const tr_hit *h)
 	memcpy(m->author, rec->author, TR_PK_BYTES);
 	m->source = h->source;
 	m->index = v->n;
-	field_copy(rec, "title", m->title, sizeof(m->title));
-	field_copy(rec, "product", m->product, sizeof(m->product));
-	field_copy(rec, "category", m->category, sizeof(m->category));
+	tr_cli_field_text(rec, "title", m->title, sizeof(m->title), 0);
+	tr_cli_field_text(rec, "product", m->product, sizeof(m->product), 0);
+	tr_cli_field_text(rec, "category", m->category, sizeof(m->category), 0);
 	/* the text it is grouped by: what this node was shown of title and text */
 	char text[9000];
 	const tr_field *tx = tr_record_field(rec, "text");

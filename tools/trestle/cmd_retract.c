@@ -110,15 +110,6 @@ static int receipt_cb(void *vctx, const tr_hit *h)
 	return 1;
 }
 
-static void text_of(const tr_record *rec, const char *name, char *out, size_t n)
-{
-	const tr_field *f = tr_record_field(rec, name);
-	if (f && f->disclosed && f->value.type == TR_VAL_STR)
-		snprintf(out, n, "%.*s", (int)f->value.s.n, f->value.s.p);
-	else
-		out[0] = '\0';
-}
-
 static int list_row(void *vctx, const tr_hit *h)
 {
 	struct list_ctx *c = vctx;
@@ -131,8 +122,8 @@ static int list_row(void *vctx, const tr_hit *h)
 	tr_id_hex(rec->refs[0], ref);
 	memcpy(id, rec->id, TR_ID_BYTES);
 	tr_time_short(rec->created_ms, when, sizeof(when));
-	text_of(rec, "to", to, sizeof(to));
-	text_of(rec, "fields", fields, sizeof(fields));
+	tr_cli_field_text(rec, "to", to, sizeof(to), 0);
+	tr_cli_field_text(rec, "fields", fields, sizeof(fields), 0);
 	tr_partner p;
 	if (to[0] && tr_txn_partner_find(c->t, to, &p) == 0)
 		snprintf(who, sizeof(who), "%s", p.name);

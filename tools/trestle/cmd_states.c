@@ -20,20 +20,6 @@ const tr_kind_verbs tr_verbs_claim = {
 const tr_kind_verbs tr_verbs_test = {"test_request", "test", "test request", "title",
                                      "product",      1,      TR_ROLE_USER};
 
-static void field_copy(const tr_record *rec, const char *name, char *out, size_t n)
-{
-	const tr_field *f = tr_record_field(rec, name);
-	out[0] = '\0';
-	if (f && f->disclosed && f->value.type == TR_VAL_STR) {
-		size_t k = 0;
-		for (size_t i = 0; i < f->value.s.n && k + 1 < n; i++) /* one line */
-			out[k++] = f->value.s.p[i] == '\n' || f->value.s.p[i] == '\r'
-			               ? ' '
-			               : f->value.s.p[i];
-		out[k] = '\0';
-	}
-}
-
 /* ---- status ---- */
 
 struct status_ctx {
@@ -150,24 +136,7 @@ struct list_ctx {
 	const char *state;
 	json_t *arr;
 	size_t rows;
-	uint8_t (*ids)[TR_ID_BYTES];
-	size_t n, cap;
 };
-
-static int collect_id(void *vctx, const tr_hit *h)
-{
-	struct list_ctx *l = vctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		uint8_t(*nv)[TR_ID_BYTES] = realloc(l->ids, cap * sizeof(*nv));
-		if (!nv)
-			return ENOMEM;
-		l->ids = nv;
-		l->cap = cap;
-	}
-	memcpy(l->ids[l->n++], h->rec->id, TR_ID_BYTES);
-	return 0;
-}
 
 static int list_fn(tr_txn *t, void *vctx)
 {
@@ -175,18 +144,19 @@ static int list_fn(tr_txn *t, void *vctx)
 	tr_query q;
 	memset(&q, 0, sizeof(q));
 	q.kind = l->v->kind;
-	l->n = 0;
-	/* ids first: reading each one's state scans again (one buffer per transaction) */
-	int rc = tr_txn_scan(t, &q, collect_id, l);
-	for (size_t i = 0; !rc && i < l->n; i++) {
+	uint8_t(*ids)[TR_ID_BYTES] = NULL;
+	size_t n = 0;
+	/* ids first: reading each one's state scans again */
+	int rc = tr_txn_scan_ids(t, &q, &ids, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
 		const uint8_t *env;
 		size_t len;
 		uint32_t source;
 		tr_record rec;
 		char state[TR_MAX_NAME + 1], what[201], second[65], hex[TR_ID_HEX_SIZE],
 		    fpr[TR_FPR_TEXT_SIZE], when[40];
-		if ((rc = tr_txn_state(t, l->ids[i], l->v->kind, state, sizeof(state))) != 0 ||
-		    (rc = tr_txn_get(t, l->ids[i], &env, &len, NULL, &source)) != 0)
+		if ((rc = tr_txn_state(t, ids[i], l->v->kind, state, sizeof(state))) != 0 ||
+		    (rc = tr_txn_get(t, ids[i], &env, &len, NULL, &source)) != 0)
 			break;
 		if (tr_record_decode(env, len, &rec) != 0) {
 			rc = TR_ECORRUPT;
@@ -194,8 +164,8 @@ static int list_fn(tr_txn *t, void *vctx)
 		}
 		if (l->state && strcmp(l->state, state))
 			continue;
-		field_copy(&rec, l->v->what, what, sizeof(what));
-		field_copy(&rec, l->v->second, second, sizeof(second));
+		tr_cli_field_text(&rec, l->v->what, what, sizeof(what), 1);
+		tr_cli_field_text(&rec, l->v->second, second, sizeof(second), 1);
 		tr_id_hex(rec.id, hex);
 		tr_fingerprint_format(rec.author, fpr);
 		if (l->json) {
@@ -212,6 +182,7 @@ static int list_fn(tr_txn *t, void *vctx)
 		}
 		l->rows++;
 	}
+	free(ids);
 	return rc;
 }
 
@@ -244,7 +215,6 @@ static int kind_list(tr_cli *cli, int argc, char **argv, const tr_kind_verbs *v)
 	} else if (!rc && !l.rows && cli->out_tty)
 		fprintf(stderr, "no %ss%s\n", v->label, l.state ? " in that state" : "");
 	json_decref(l.arr);
-	free(l.ids);
 	return rc ? tr_cli_error("cannot list: %s", tr_strerror(rc)) : 0;
 }
 
@@ -258,8 +228,8 @@ static int history_cb(void *vctx, const tr_hit *h)
 {
 	struct history_ctx *c = vctx;
 	char when[40], fpr[TR_FPR_TEXT_SIZE], state[40], msg[200];
-	field_copy(h->rec, "state", state, sizeof(state));
-	field_copy(h->rec, "message", msg, sizeof(msg));
+	tr_cli_field_text(h->rec, "state", state, sizeof(state), 1);
+	tr_cli_field_text(h->rec, "message", msg, sizeof(msg), 1);
 	tr_time_short(h->rec->created_ms, when, sizeof(when));
 	tr_fingerprint_format(h->rec->author, fpr);
 	if (!c->n++)
